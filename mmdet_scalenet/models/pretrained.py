@@ -1,0 +1,114 @@
+"""Strict loading of pretrained weights, such as the authors' ImageNet ScaleNet checkpoints.
+
+mmengine's ``PretrainedInit`` loads with ``strict=False`` and only logs what did not match; a silently
+half-loaded backbone wastes a training run, so ScaleNet modules load their ``Pretrained`` init_cfg here instead:
+every key the module has must be in the file with the same shape, and every key of the file must be used, except
+those the caller names as ignorable (the classifier's ``fc.*``, stages the module does not build).
+"""
+import copy
+import os
+import pickle
+from collections import OrderedDict
+from typing import Callable, Dict, Optional, Tuple
+
+import torch
+import torch.nn as nn
+from mmengine.logging import print_log
+from mmengine.model.weight_init import update_init_info
+from mmengine.runner.checkpoint import CheckpointLoader
+
+__all__ = ['CheckpointMismatchError', 'load_pretrained', 'read_state_dict', 'split_pretrained']
+
+
+class CheckpointMismatchError(RuntimeError):
+    """A checkpoint's keys or shapes do not match the module it is loaded into."""
+
+
+def split_pretrained(init_cfg) -> Tuple[Optional[dict], Optional[list]]:
+    """Split an init_cfg into its ``Pretrained`` entry (or None) and the list of the other entries."""
+    if init_cfg is None:
+        return None, None
+    cfgs = [init_cfg] if isinstance(init_cfg, dict) else list(init_cfg)
+    pretrained = [cfg for cfg in cfgs if cfg.get('type') == 'Pretrained']
+    if len(pretrained) > 1:
+        raise ValueError(f'init_cfg has {len(pretrained)} Pretrained entries; expected at most one')
+    others = [cfg for cfg in cfgs if cfg.get('type') != 'Pretrained']
+    return (copy.deepcopy(pretrained[0]) if pretrained else None), others
+
+
+def read_state_dict(filename: str, map_location: str = 'cpu') -> Dict[str, torch.Tensor]:
+    """Read a checkpoint's state dict with ``weights_only=True``.
+
+    Unwraps a ``state_dict`` entry (mmengine and many trainers) and strips a ``module.`` prefix (DataParallel).
+    Local files are read with ``torch.load(..., weights_only=True)``; other schemes (``http://``, ...) go through
+    mmengine's loaders, which on torch >= 2.6 load with ``weights_only=True`` too.
+    """
+    filename = os.fspath(filename)
+    if '://' in filename:
+        checkpoint = CheckpointLoader.load_checkpoint(filename, map_location=map_location)
+    else:
+        if not os.path.isfile(filename):
+            raise FileNotFoundError(f'{filename}: checkpoint file not found')
+        try:
+            checkpoint = torch.load(filename, map_location=map_location, weights_only=True)
+        except pickle.UnpicklingError as e:
+            raise pickle.UnpicklingError(
+                f'{filename}: refused by safe loading (weights_only=True): it holds objects other than tensors '
+                f'and plain containers, possibly code. Load only checkpoints you trust. Detail: {e}') from None
+    if isinstance(checkpoint, dict) and isinstance(checkpoint.get('state_dict'), dict):
+        checkpoint = checkpoint['state_dict']
+    if not isinstance(checkpoint, dict) or not all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
+        raise CheckpointMismatchError(f'{filename}: expected a state dict of tensors (optionally under '
+                                      f'"state_dict"), got {type(checkpoint).__name__}')
+    if checkpoint and all(key.startswith('module.') for key in checkpoint):
+        checkpoint = OrderedDict((key[len('module.'):], value) for key, value in checkpoint.items())
+    return checkpoint
+
+
+def _summary(keys, limit: int = 20) -> str:
+    keys = sorted(keys)
+    more = f' ... (+{len(keys) - limit} more)' if len(keys) > limit else ''
+    return ', '.join(keys[:limit]) + more
+
+
+def load_pretrained(module: nn.Module, cfg: dict, ignore: Callable[[str], bool] = lambda key: False) -> None:
+    """Load ``cfg['checkpoint']`` into ``module`` strictly.
+
+    Args:
+        module: the module to fill.
+        cfg: a ``Pretrained`` init_cfg: ``checkpoint``, optional ``prefix`` (keep only keys under it, stripped)
+            and ``map_location``.
+        ignore: keys of the file (after prefix stripping) that may be left unused.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        CheckpointMismatchError: keys missing from the file, unexpected keys, or shape mismatches, all listed.
+    """
+    filename = cfg['checkpoint']
+    prefix = cfg.get('prefix')
+    state = read_state_dict(filename, cfg.get('map_location', 'cpu'))
+    if prefix:
+        state = OrderedDict((k[len(prefix):], v) for k, v in state.items() if k.startswith(prefix))
+        if not state:
+            raise CheckpointMismatchError(f'{filename}: no key starts with prefix {prefix!r}')
+    own = module.state_dict()
+    # BatchNorm itself tolerates a missing num_batches_tracked (checkpoints from PyTorch < 0.4.1 lack it).
+    missing = [k for k in own if k not in state and not k.endswith('num_batches_tracked')]
+    unexpected = [k for k in state if k not in own and not ignore(k)]
+    mismatched = [f'{k} (checkpoint {tuple(state[k].shape)}, model {tuple(own[k].shape)})'
+                  for k in own if k in state and state[k].shape != own[k].shape]
+    if missing or unexpected or mismatched:
+        lines = [f'{filename}: does not match {type(module).__name__}'
+                 + (f' (prefix {prefix!r})' if prefix else '') + ':']
+        if missing:
+            lines.append(f'  missing from the checkpoint ({len(missing)}): {_summary(missing)}')
+        if unexpected:
+            lines.append(f'  unexpected in the checkpoint ({len(unexpected)}): {_summary(unexpected)}')
+        if mismatched:
+            lines.append(f'  shape mismatch ({len(mismatched)}): {_summary(mismatched)}')
+        lines.append('  Check that the structure (and depth) matches the one the checkpoint was trained with.')
+        raise CheckpointMismatchError('\n'.join(lines))
+    module.load_state_dict(OrderedDict((k, v) for k, v in state.items() if k in own), strict=False)
+    print_log(f'loaded {len(own)} tensors into {type(module).__name__} from {filename}', logger='current')
+    if hasattr(module, '_params_init_info'):
+        update_init_info(module, init_info=f'Pretrained (strict): load from {filename}')
