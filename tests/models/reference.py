@@ -1,0 +1,107 @@
+"""An independent reference: ScaleNet exactly as REFERENCE.md section 2 describes it, in the authors' key layout.
+
+Written from the description, sharing no code with the package, so the parity test compares two implementations.
+"""
+import json
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+FACTORS = [1, 2, 4, 7]
+BLOCKS = {50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}
+
+
+class ReferenceBlock(nn.Module):
+
+    def __init__(self, inplanes, planes, row, first, pool):
+        super().__init__()
+        channels, side = row[:4], row[4]
+        self.pool = pool
+        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.ModuleDict()
+        self.bn2 = nn.ModuleDict()
+        for i, c in enumerate(channels):
+            if c > 0:
+                k = 3 if side / 2 ** i > 1 else 1
+                self.conv2[str(i)] = nn.Conv2d(planes, c, k, padding=(k - 1) // 2, bias=False)
+                self.bn2[str(i)] = nn.BatchNorm2d(c)
+        self.conv3 = nn.Conv2d(sum(channels), planes * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * 4)
+        if first:
+            self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes * 4, 1, bias=False),
+                                            nn.BatchNorm2d(planes * 4))
+        else:
+            self.downsample = None
+
+    def forward(self, x):
+        if self.pool:
+            x = F.max_pool2d(x, 2, 2)
+        shortcut = x if self.downsample is None else self.downsample(x)
+        y = F.relu(self.bn1(self.conv1(x)))
+        branches = []
+        for key in sorted(self.conv2, key=int):
+            s = FACTORS[int(key)]
+            b = y if s == 1 else F.max_pool2d(y, s, s)
+            b = self.conv2[key](b)
+            if s > 1:
+                H, W = y.shape[2:]
+                h, w = b.shape[2:]
+                if H % h == 0 and W % w == 0:
+                    b = F.interpolate(b, size=(H, W), mode='nearest')
+                else:
+                    b = F.interpolate(b, size=(H, W), mode='bilinear', align_corners=False)
+            branches.append(self.bn2[key](b))
+        y = F.relu(torch.cat(branches, 1))
+        y = self.bn3(self.conv3(y))
+        return F.relu(y + shortcut)
+
+
+class ReferenceScaleNet(nn.Module):
+
+    def __init__(self, depth, rows):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        inplanes, r = 64, 0
+        for stage, n in enumerate(BLOCKS[depth]):
+            planes = 64 * 2 ** stage
+            blocks = []
+            for b in range(n):
+                blocks.append(ReferenceBlock(inplanes, planes, rows[r], first=b == 0, pool=b == 0 and stage > 0))
+                inplanes, r = planes * 4, r + 1
+            setattr(self, f'layer{stage + 1}', nn.Sequential(*blocks))
+        self.fc = nn.Linear(2048, 1000)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 3, 2, 1)
+        outs = []
+        for stage in range(4):
+            x = getattr(self, f'layer{stage + 1}')(x)
+            outs.append(x)
+        return outs
+
+
+def random_reference(depth, rows, seed=0):
+    """A reference network with random weights and random BN statistics, in eval mode."""
+    torch.manual_seed(seed)
+    model = ReferenceScaleNet(depth, rows)
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode='fan_out')
+        elif isinstance(m, nn.BatchNorm2d):
+            m.weight.data.uniform_(0.5, 1.0)
+            m.bias.data.uniform_(-0.2, 0.2)
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 2.0)
+            m.num_batches_tracked.fill_(1234)
+    for name, m in model.named_modules():
+        if name.endswith('bn3'):
+            m.weight.data.mul_(0.3)  # keep the residual stream bounded over 50 blocks
+    return model.eval()
+
+
+def load_rows(path):
+    with open(path) as f:
+        return json.load(f)

@@ -1,0 +1,57 @@
+"""The SA block's pieces: kernel rule, pooling, upsampling, and the block's layout."""
+import pytest
+import torch
+
+from mmdet_scalenet.models.scale_aggregation import SABottleneck, branch_kernel_size, downsample_by, upsample_to
+
+
+@pytest.mark.parametrize('side,index,kernel', [(56, 3, 3), (28, 3, 3), (14, 3, 3), (7, 3, 1), (7, 2, 3),
+                                               (7, 0, 3), (14, 0, 3)])
+def test_branch_kernel_size_uses_two_to_the_index(side, index, kernel):
+    assert branch_kernel_size(side, index) == kernel
+
+
+def test_downsample_by_floors_and_clamps_to_the_map():
+    x = torch.arange(2 * 15 * 9, dtype=torch.float).reshape(1, 2, 15, 9)
+    assert downsample_by(x, 1) is x
+    assert downsample_by(x, 4).shape == (1, 2, 3, 2)
+    assert downsample_by(x, 7).shape == (1, 2, 2, 1)
+    tiny = torch.randn(1, 1, 3, 5)
+    out = downsample_by(tiny, 7)
+    assert out.shape == (1, 1, 1, 1)
+    assert out.item() == tiny.max().item()
+
+
+def test_upsample_to_nearest_on_whole_multiples_else_bilinear():
+    y = torch.randn(1, 1, 2, 3)
+    up = upsample_to(y, (4, 6))
+    assert torch.equal(up, y.repeat_interleave(2, -2).repeat_interleave(2, -1))
+    up = upsample_to(y, (5, 6))
+    expected = torch.nn.functional.interpolate(y, size=(5, 6), mode='bilinear', align_corners=False)
+    assert torch.equal(up, expected)
+    assert upsample_to(y, (2, 3)) is y
+
+
+def test_zero_channel_branches_do_not_exist():
+    block = SABottleneck(64, 64, branch_channels=(10, 0, 6, 0), side=56,
+                         downsample=torch.nn.Conv2d(64, 256, 1))
+    assert list(block.conv2) == ['0', '2'] and list(block.bn2) == ['0', '2']
+    assert block.conv3.in_channels == 16
+    keys = [k for k in block.state_dict() if k.startswith(('conv2', 'bn2'))]
+    assert 'conv2.2.weight' in keys and not any(k.startswith(('conv2.1', 'conv2.3')) for k in keys)
+    assert block.eval()(torch.randn(1, 64, 9, 9)).shape == (1, 256, 9, 9)
+
+
+def test_stride_two_pools_before_both_paths():
+    block = SABottleneck(64, 32, branch_channels=(8, 8, 8, 8), side=28, stride=2,
+                         downsample=torch.nn.Conv2d(64, 128, 1)).eval()
+    assert block(torch.randn(1, 64, 15, 15)).shape == (1, 128, 7, 7)
+
+
+def test_bad_block_arguments():
+    with pytest.raises(ValueError, match='all 0'):
+        SABottleneck(64, 64, branch_channels=(0, 0, 0, 0), side=56)
+    with pytest.raises(ValueError, match='differ in length'):
+        SABottleneck(64, 64, branch_channels=(1, 2), side=56)
+    with pytest.raises(ValueError, match='stride must be 1 or 2'):
+        SABottleneck(64, 64, branch_channels=(1, 2, 3, 4), side=56, stride=3)
