@@ -5,9 +5,9 @@ Importing this package registers the ``ScaleNet`` backbone in ``mmdet.registry.M
     custom_imports = dict(imports=['mmdet_scalenet'], allow_failed_imports=False)
     model = dict(backbone=dict(type='ScaleNet', depth=50, structure='scalenet50'))
 """
-from .models import CheckpointMismatchError, SABottleneck, ScaleNet, ScaleNetLayer
+from .models import CheckpointMismatchError, SABottleneck, ScaleNet, ScaleNetLayer, ScaleNetResLayer
 from .structure import Structure, StructureError, load_structure, save_structure
 
 __version__ = '0.1.0'
-__all__ = ['CheckpointMismatchError', 'SABottleneck', 'ScaleNet', 'ScaleNetLayer', 'Structure', 'StructureError',
+__all__ = ['CheckpointMismatchError', 'SABottleneck', 'ScaleNet', 'ScaleNetLayer', 'ScaleNetResLayer', 'Structure', 'StructureError',
            'load_structure', 'save_structure', '__version__']

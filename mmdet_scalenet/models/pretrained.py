@@ -17,7 +17,7 @@ from mmengine.logging import print_log
 from mmengine.model.weight_init import update_init_info
 from mmengine.runner.checkpoint import CheckpointLoader
 
-__all__ = ['CheckpointMismatchError', 'load_pretrained', 'read_state_dict', 'split_pretrained']
+__all__ = ['CheckpointMismatchError', 'StrictPretrainedMixin', 'load_pretrained', 'read_state_dict', 'split_pretrained']
 
 
 class CheckpointMismatchError(RuntimeError):
@@ -112,3 +112,24 @@ def load_pretrained(module: nn.Module, cfg: dict, ignore: Callable[[str], bool] 
     print_log(f'loaded {len(own)} tensors into {type(module).__name__} from {filename}', logger='current')
     if hasattr(module, '_params_init_info'):
         update_init_info(module, init_info=f'Pretrained (strict): load from {filename}')
+
+
+class StrictPretrainedMixin:
+    """For an mmengine ``BaseModule``: a ``Pretrained`` entry of ``init_cfg`` is loaded by :func:`load_pretrained`
+    (strict) after every other initialisation, instead of by mmengine's lenient ``PretrainedInit``.
+
+    Subclasses name the keys of the file they may leave unused in :meth:`ignored_checkpoint_key`.
+    """
+
+    def ignored_checkpoint_key(self, key: str) -> bool:
+        return False
+
+    def init_weights(self) -> None:
+        original = self.init_cfg
+        pretrained_cfg, self.init_cfg = split_pretrained(original)
+        try:
+            super().init_weights()
+        finally:
+            self.init_cfg = original
+        if pretrained_cfg is not None:
+            load_pretrained(self, pretrained_cfg, ignore=self.ignored_checkpoint_key)

@@ -7,17 +7,17 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import build_conv_layer
 from mmdet.registry import MODELS
-from mmengine.model import BaseModule
+from mmengine.model import BaseModule, Sequential
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..structure import DEFAULT_STRUCTURES, STAGE_BLOCKS, STAGE_PLANES, Structure, load_structure
-from .pretrained import load_pretrained, split_pretrained
+from .pretrained import StrictPretrainedMixin
 from .scale_aggregation import SABottleneck, build_norm
 
 __all__ = ['ScaleNet', 'ScaleNetLayer']
 
 
-class ScaleNetLayer(nn.Sequential):
+class ScaleNetLayer(Sequential):
     """One ScaleNet stage: SA bottlenecks with per-block branch channels taken from a structure.
 
     Every stage starts with a projection shortcut (1x1 conv, stride 1, + norm) to ``planes * 4``; a stage with
@@ -65,7 +65,7 @@ class ScaleNetLayer(nn.Sequential):
 
 
 @MODELS.register_module()
-class ScaleNet(BaseModule):
+class ScaleNet(StrictPretrainedMixin, BaseModule):
     """ScaleNet backbone: a ResNet whose bottleneck 3x3 convs are scale-aggregation blocks with data-driven
     neuron allocation (Li et al., "Data-Driven Neuron Allocation for Scale Aggregation Networks", CVPR 2019).
 
@@ -92,7 +92,8 @@ class ScaleNet(BaseModule):
             width that is at most ``num_groups`` (allocated branch widths are rarely multiples of 32).
         norm_eval: keep every BatchNorm in eval mode (running statistics fixed) during training.
         with_cp: gradient checkpointing per block (saves memory, costs time).
-        zero_init_residual: zero the last norm of every block when initialised from scratch (as mmdet's ResNet).
+        zero_init_residual: zero the last norm of every block when ``init_cfg`` is left at its default (as mmdet's
+            ResNet).
         pretrained: deprecated; use ``init_cfg=dict(type='Pretrained', checkpoint=...)``.
         init_cfg: mmengine init config.
 
@@ -132,6 +133,7 @@ class ScaleNet(BaseModule):
             raise ValueError(f'frozen_stages must be -1..{num_stages} (num_stages={num_stages}), got {frozen_stages}')
         if init_cfg is not None and pretrained is not None:
             raise ValueError('init_cfg and pretrained cannot be specified at the same time')
+        block_init_cfg = None
         if pretrained is not None:
             if not isinstance(pretrained, str):
                 raise TypeError(f'pretrained must be a str or None, got {type(pretrained).__name__}')
@@ -142,6 +144,9 @@ class ScaleNet(BaseModule):
                 dict(type='Kaiming', layer='Conv2d'),
                 dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm']),
             ]
+            if zero_init_residual:
+                # Every block's last norm starts at 0, so each block starts as the identity (Goyal et al., 2017).
+                block_init_cfg = dict(type='Constant', val=0, override=dict(name='norm3'))
 
         self.structure: Structure = load_structure(
             structure if structure is not None else DEFAULT_STRUCTURES[depth], depth=depth)
@@ -169,7 +174,8 @@ class ScaleNet(BaseModule):
                 stride=1 if i == 0 else 2,
                 with_cp=with_cp,
                 conv_cfg=conv_cfg,
-                norm_cfg=norm_cfg)
+                norm_cfg=norm_cfg,
+                init_cfg=block_init_cfg)
             inplanes = STAGE_PLANES[i] * SABottleneck.expansion
             self.add_module(f'layer{i + 1}', layer)
             self.res_layers.append(f'layer{i + 1}')
@@ -182,23 +188,9 @@ class ScaleNet(BaseModule):
     def norm1(self) -> nn.Module:
         return getattr(self, self.norm1_name)
 
-    def init_weights(self) -> None:
-        """Initialise from ``init_cfg``; a ``Pretrained`` entry is loaded strictly (see the class docstring)."""
-        original = self.init_cfg
-        pretrained_cfg, self.init_cfg = split_pretrained(original)
-        try:
-            super().init_weights()
-        finally:
-            self.init_cfg = original
-        if pretrained_cfg is not None:
-            load_pretrained(self, pretrained_cfg, ignore=self._ignored_checkpoint_key)
-        elif self.zero_init_residual:
-            for m in self.modules():
-                if isinstance(m, SABottleneck):
-                    nn.init.constant_(m.norm3.weight, 0)
-
-    def _ignored_checkpoint_key(self, key: str) -> bool:
-        """Keys of the authors' classifier that this backbone does not have by design."""
+    def ignored_checkpoint_key(self, key: str) -> bool:
+        """Keys of the authors' classifier that this backbone does not have by design: ``fc.*`` and the stages
+        beyond ``num_stages``."""
         if key.startswith('fc.'):
             return True
         if key.startswith('layer'):
