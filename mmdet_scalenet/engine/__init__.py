@@ -1,3 +1,8 @@
+from .cpu_distributed import CPUDistributedDataParallel, setup_cpu_distributed
 from .random_state_hook import RandomStateHook
+from .run_checks import RunSetupError, check_amp, check_data, check_pretrained, set_data_root
 
-__all__ = ['RandomStateHook']
+__all__ = [
+    'CPUDistributedDataParallel', 'RandomStateHook', 'RunSetupError', 'check_amp', 'check_data', 'check_pretrained',
+    'set_data_root', 'setup_cpu_distributed'
+]
