@@ -296,6 +296,9 @@ def save_structure(structure: Structure, path: Union[str, os.PathLike], layout: 
     try:
         with os.fdopen(fd, 'w', encoding='utf-8') as f:
             f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

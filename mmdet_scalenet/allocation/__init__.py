@@ -1,0 +1,28 @@
+"""Data-driven neuron allocation (Li et al., "Data-Driven Neuron Allocation for Scale Aggregation Networks",
+CVPR 2019, Sec. 3.2, Algorithm 1), as pure functions:
+
+1. :func:`seed_structure`: the seed network, ``planes`` neurons at every scale of every SA block;
+2. train it (outside this package), then :func:`load_seed_gammas` / :func:`read_branch_gammas` read the BN gamma
+   of every branch neuron (BN-scale importance, as in Network Slimming, Liu et al., ICCV 2017) from the
+   checkpoint: a backbone, the authors' classifier, or an mmdet detector (backbone under ``backbone.``);
+3. :func:`allocate` (:func:`select_block_flops`, the paper's Eq. 6, or :func:`select_network_flops`, the released
+   files' pattern) keeps the best neurons under a budget, scored ``p = |gamma| / cost ** b``;
+4. :func:`save_allocation` writes the structure (and optionally :func:`export_kept_weights`), to retrain.
+
+``tools/allocate_neurons.py`` runs these from the command line; ``tools/plot_structure.py`` draws structures.
+"""
+from .cost import block_specs, neuron_macs, resnet_conv_macs, resnet_macs, structure_macs, structure_macs_by_part
+from .errors import AllocationError
+from .export import export_kept_weights, save_allocation, save_state_dict
+from .importance import SeedGammas, find_backbone_prefix, load_seed_gammas, neuron_scores, read_branch_gammas
+from .report import format_allocation, format_comparison
+from .seed import seed_structure
+from .select import MODES, Allocation, allocate, rank_neurons, select_block_flops, select_network_flops
+
+__all__ = [
+    'MODES', 'Allocation', 'AllocationError', 'SeedGammas', 'allocate', 'block_specs', 'export_kept_weights',
+    'find_backbone_prefix', 'format_allocation', 'format_comparison', 'load_seed_gammas', 'neuron_macs',
+    'neuron_scores', 'rank_neurons', 'read_branch_gammas', 'resnet_conv_macs', 'resnet_macs', 'save_allocation',
+    'save_state_dict', 'seed_structure', 'select_block_flops', 'select_network_flops', 'structure_macs',
+    'structure_macs_by_part',
+]
