@@ -1,5 +1,6 @@
 # Faster R-CNN C4 (the paper's detector), ScaleNet-101, paper schedule, COCO at 800/1200.
-# Weights: the authors' ImageNet checkpoint in checkpoints/ (see README); to train from scratch instead:
+# Weights: the authors' ImageNet checkpoint in checkpoints/ (see README); to start from random weights instead
+# (from scratch, also make BatchNorm trainable and unfreeze the stem, as configs/demo does):
 #   --cfg-options model.backbone.init_cfg=None model.roi_head.shared_head.init_cfg=None
 _base_ = [
     './_base_/faster-rcnn_c4.py', './_base_/coco-800x1200.py', './_base_/schedule_10e.py',

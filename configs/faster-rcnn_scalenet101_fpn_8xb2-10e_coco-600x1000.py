@@ -1,5 +1,6 @@
 # Faster R-CNN FPN, ScaleNet-101, paper schedule, COCO at 600/1000.
-# Weights: the authors' ImageNet checkpoint in checkpoints/ (see README); to train from scratch instead:
+# Weights: the authors' ImageNet checkpoint in checkpoints/ (see README); to start from random weights instead
+# (from scratch, also make BatchNorm trainable and unfreeze the stem, as configs/demo does):
 #   --cfg-options model.backbone.init_cfg=None
 _base_ = [
     './_base_/faster-rcnn_fpn.py', './_base_/coco-600x1000.py', './_base_/schedule_10e.py',
