@@ -10,12 +10,13 @@ import subprocess
 
 import torch
 import torch.distributed as dist
-from mmdet.registry import MODEL_WRAPPERS
+from mmengine.registry import MODEL_WRAPPERS
 from mmengine.model import MMDistributedDataParallel
 
 __all__ = ['CPUDistributedDataParallel', 'setup_cpu_distributed']
 
 
+# registered in mmengine's root registry: mmengine's Runner looks wrappers up there
 @MODEL_WRAPPERS.register_module()
 class CPUDistributedDataParallel(MMDistributedDataParallel):
     """``MMDistributedDataParallel`` for CPU processes: ignores the ``device_ids`` mmengine passes."""

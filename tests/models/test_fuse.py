@@ -1,0 +1,131 @@
+"""The inference fast path (``ScaleNet.fuse``) equals the eval-mode model and leaves training alone."""
+import copy
+
+import pytest
+import torch
+import torch.nn as nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmdet_scalenet import ScaleNet
+from mmdet_scalenet.models.fuse import FusedScaleNet, fold_conv_bn, fuse_scalenet
+
+STRUCTURES = [('scalenet50', 50), ('scalenet50_light', 50), ('scalenet101', 101), ('scalenet152', 152)]
+# 224: every upsample of stages 1-2 is nearest; 257x319: bilinear ones in every stage; 32x32: pooling clamped.
+SIZES = [(224, 224), (257, 319), (32, 32)]
+
+
+def randomised(model, seed=0):
+    """Random conv weights and random BatchNorm statistics and affine parameters, so folding is really tested."""
+    generator = torch.Generator().manual_seed(seed)
+    for name, m in model.named_modules():
+        if isinstance(m, nn.Conv2d):
+            fan_out = m.out_channels * m.kernel_size[0] * m.kernel_size[1]
+            m.weight.data = torch.randn(m.weight.shape, generator=generator) * (2.0 / fan_out) ** 0.5
+        elif isinstance(m, _BatchNorm):
+            for tensor, low, high in ((m.weight.data, 0.5, 1.0), (m.bias.data, -0.2, 0.2),
+                                      (m.running_mean, -0.2, 0.2), (m.running_var, 0.5, 2.0)):
+                tensor.copy_(torch.rand(tensor.shape, generator=generator) * (high - low) + low)
+            if name.endswith('bn3'):
+                m.weight.data.mul_(0.3)  # keep the residual stream bounded over 50 blocks
+    return model.eval()
+
+
+def assert_close(actual, expected, name):
+    assert actual.shape == expected.shape, name
+    scale = max(1.0, expected.abs().max().item())
+    error = (actual - expected).abs().max().item()
+    assert error <= 1e-4 * scale, f'{name}: max abs error {error:.3g} (scale {scale:.3g})'
+
+
+@pytest.fixture(scope='module', params=STRUCTURES, ids=[s for s, _ in STRUCTURES])
+def model(request):
+    name, depth = request.param
+    return randomised(ScaleNet(depth=depth, structure=name, init_cfg=None))
+
+
+@pytest.mark.parametrize('size', SIZES, ids=[f'{h}x{w}' for h, w in SIZES])
+def test_fast_path_equals_eval_model(model, size):
+    fused = model.fuse()
+    x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected, actual = model(x), fused(x)
+    assert len(actual) == len(expected) == 4
+    for stage, (a, e) in enumerate(zip(actual, expected)):
+        assert_close(a, e, f'{model.structure.name} stage {stage + 1} at {size}')
+
+
+@pytest.mark.parametrize('merge_shortcut,channels_last', [(False, False), (True, False), (False, True)])
+def test_every_fast_path_option_is_exact(merge_shortcut, channels_last):
+    model = randomised(ScaleNet(depth=50, structure='scalenet50_light', init_cfg=None), seed=3)
+    fused = model.fuse(merge_shortcut=merge_shortcut, channels_last=channels_last)
+    x = torch.randn(2, 3, 97, 131, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        for a, e in zip(fused(x), model(x)):
+            assert_close(a, e, f'merge={merge_shortcut} channels_last={channels_last}')
+
+
+def test_fused_model_has_no_norms_and_keeps_the_backbone_contract():
+    model = randomised(ScaleNet(depth=50, structure='scalenet50_light', out_indices=(1, 3), init_cfg=None))
+    fused = model.fuse()
+    assert isinstance(fused, FusedScaleNet) and not fused.training
+    assert not any(isinstance(m, (_BatchNorm, nn.GroupNorm)) for m in fused.modules())
+    assert all(not p.requires_grad for p in fused.parameters())
+    assert fused.out_indices == (1, 3) and fused.out_channels == (512, 2048)
+    # the first block of every stage runs conv1 and the shortcut projection as one conv
+    assert fused.layer2[0].merged and fused.layer2[0].conv1.out_channels == 128 + 512
+    with torch.no_grad():
+        outs = fused(torch.randn(1, 3, 64, 64))
+    assert [tuple(o.shape) for o in outs] == [(1, 512, 8, 8), (1, 2048, 2, 2)]
+    three = randomised(ScaleNet(depth=50, structure='scalenet50_light', num_stages=3, out_indices=(2, ),
+                                init_cfg=None))
+    with torch.no_grad():
+        x = torch.randn(1, 3, 80, 96)
+        (a, ), (e, ) = three.fuse()(x), three(x)
+    assert_close(a, e, 'num_stages=3')
+
+
+def test_fusing_leaves_the_model_and_its_training_untouched():
+    model = randomised(ScaleNet(depth=50, structure='scalenet50_light', init_cfg=None))
+    model.train()
+    before = copy.deepcopy(model.state_dict())
+    fused = model.fuse()
+    assert model.training
+    after = model.state_dict()
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    # the model still trains: gradients reach every branch conv and norm
+    loss = sum(o.mean() for o in model(torch.randn(2, 3, 64, 64)))
+    loss.backward()
+    assert model.layer1[0].conv2['3'].weight.grad is not None
+    assert model.layer1[0].norm2['3'].weight.grad is not None
+    with pytest.raises(RuntimeError, match='inference-only'):
+        fused.train()
+    assert fused.eval() is fused
+
+
+def test_fold_conv_bn_matches_conv_then_norm():
+    conv = nn.Conv2d(5, 7, 3, padding=1, bias=True)
+    norm = nn.BatchNorm2d(7)
+    randomised(nn.Sequential(conv, norm))
+    fused = fold_conv_bn(conv, norm)
+    x = torch.randn(2, 5, 9, 11)
+    with torch.no_grad():
+        torch.testing.assert_close(fused(x), norm(conv(x)), rtol=1e-5, atol=1e-5)
+
+
+def test_branch_norm_folds_through_the_upsample():
+    """BN(upsample(y)) == upsample(BN(y)) for nearest and bilinear: why branch norms fold into branch convs."""
+    norm = randomised(nn.Sequential(nn.BatchNorm2d(6)))[0]
+    y = torch.randn(1, 6, 5, 7)
+    with torch.no_grad():
+        for mode, size in (('nearest', (10, 14)), ('bilinear', (13, 17))):
+            kwargs = {} if mode == 'nearest' else dict(align_corners=False)
+            up = nn.functional.interpolate
+            torch.testing.assert_close(norm(up(y, size=size, mode=mode, **kwargs)),
+                                       up(norm(y), size=size, mode=mode, **kwargs))
+
+
+def test_only_batch_norm_models_can_be_fused():
+    model = ScaleNet(depth=50, structure='scalenet50_light', norm_cfg=dict(type='GN', num_groups=32),
+                     init_cfg=None)
+    with pytest.raises(ValueError, match='only BatchNorm'):
+        fuse_scalenet(model)
