@@ -6,7 +6,9 @@ _base_ = '../faster-rcnn_scalenet50_fpn_8xb2-10e_coco-800x1200.py'
 
 data_root = 'data/synthetic_shapes/'
 metainfo = dict(classes=('circle', 'square', 'triangle', 'star'))
-image_scale = (128, 128)
+image_scale = (96, 96)
+# what tools/demo.py generates (mmdet_scalenet.datasets.make_synthetic_shapes)
+demo_data = dict(num_train=800, num_val=100, image_size=96, min_side=18, max_side=64, seed=0)
 
 model = dict(
     backbone=dict(structure='scalenet50_light', init_cfg=None, frozen_stages=-1, norm_eval=False),
@@ -55,8 +57,8 @@ test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/val.json')
 test_evaluator = val_evaluator
 
-max_epochs = 12
-train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
+max_epochs = 4
+train_cfg = dict(max_epochs=max_epochs, val_interval=2)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
     dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min_ratio=0.01, begin=0, end=max_epochs, by_epoch=True,
