@@ -48,7 +48,8 @@ def test_the_two_sizes_take_different_upsamplings():
 def test_onnx_round_trip_at_two_sizes(tmp_path, capsys):
     missing = missing_onnx_packages()
     if missing:
-        reason = f'ONNX round trip skipped: {", ".join(missing)} not installed (pip install onnx onnxscript onnxruntime)'
+        reason = (f'ONNX round trip skipped: {", ".join(missing)} not installed '
+                  f'(pip install onnx onnxscript onnxruntime)')
         print(reason)
         pytest.skip(reason)
     import onnx

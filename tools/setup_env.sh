@@ -69,8 +69,10 @@ else
   say "using the cached mmcv wheel $WHEEL"
 fi
 
-step "installing mmcv $MMCV_VERSION, mmengine $MMENGINE_VERSION, mmdet $MMDET_VERSION, pycocotools, pytest"
-"${PIP[@]}" install "$WHEEL" "mmengine==$MMENGINE_VERSION" "mmdet==$MMDET_VERSION" pycocotools pytest
+step "installing mmcv $MMCV_VERSION, mmengine $MMENGINE_VERSION, mmdet $MMDET_VERSION, pycocotools, pytest, onnx"
+# onnx/onnxscript/onnxruntime: tools/export_onnx.py and its round-trip test.
+"${PIP[@]}" install "$WHEEL" "mmengine==$MMENGINE_VERSION" "mmdet==$MMDET_VERSION" pycocotools pytest \
+  onnx==1.23.2 onnxscript==0.7.2 onnxruntime==1.31.1
 
 step "installing mmdet_scalenet (editable)"
 "${PIP[@]}" install --no-deps --no-build-isolation -e "$ROOT"

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
+from torch.nn.modules.batchnorm import _BatchNorm
 
 __all__ = ['SABottleneck', 'branch_kernel_size', 'build_norm', 'downsample_by', 'upsample_to']
 
@@ -147,7 +148,13 @@ class SABottleneck(BaseModule):
         outs = []
         for key, conv in self.conv2.items():
             y = conv(downsample_by(x, self.scale_factors[int(key)]))
-            outs.append(self.norm2[key](upsample_to(y, size)))
+            norm = self.norm2[key]
+            if isinstance(norm, _BatchNorm) and not norm.training and norm.running_mean is not None:
+                # An eval-mode BN (running statistics) is a per-channel affine map and both upsamplings are convex
+                # combinations, so BN(up(y)) == up(BN(y)): normalising the small map saves a full-resolution pass.
+                outs.append(upsample_to(norm(y), size))
+            else:
+                outs.append(norm(upsample_to(y, size)))
         return self.relu(torch.cat(outs, dim=1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -219,6 +219,12 @@ class ScaleNet(StrictPretrainedMixin, BaseModule):
                 outs.append(x)
         return tuple(outs)
 
+    def fuse(self, merge_shortcut: bool = False, channels_last: bool = True) -> nn.Module:
+        """The exact inference fast path: a new, eval-only copy with every BatchNorm folded into its conv (see
+        :mod:`mmdet_scalenet.models.fuse`). ``self`` is unchanged and stays trainable."""
+        from .fuse import fuse_scalenet
+        return fuse_scalenet(self, merge_shortcut=merge_shortcut, channels_last=channels_last)
+
     def train(self, mode: bool = True) -> 'ScaleNet':
         """Set training mode, then re-freeze ``frozen_stages`` and, with ``norm_eval``, every BatchNorm."""
         super().train(mode)

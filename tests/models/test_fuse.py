@@ -7,7 +7,7 @@ import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet_scalenet import ScaleNet
-from mmdet_scalenet.models.fuse import FusedScaleNet, fold_conv_bn, fuse_scalenet
+from mmdet_scalenet.models.fuse import FusedConv2d, FusedScaleNet, fold_conv_bn, fuse_scalenet
 
 STRUCTURES = [('scalenet50', 50), ('scalenet50_light', 50), ('scalenet101', 101), ('scalenet152', 152)]
 # 224: every upsample of stages 1-2 is nearest; 257x319: bilinear ones in every stage; 32x32: pooling clamped.
@@ -38,14 +38,16 @@ def assert_close(actual, expected, name):
 
 
 @pytest.fixture(scope='module', params=STRUCTURES, ids=[s for s, _ in STRUCTURES])
-def model(request):
+def model_and_fused(request):
+    """One fused model per structure, reused at every size (its cached oneDNN weights must serve them all)."""
     name, depth = request.param
-    return randomised(ScaleNet(depth=depth, structure=name, init_cfg=None))
+    model = randomised(ScaleNet(depth=depth, structure=name, init_cfg=None))
+    return model, model.fuse()
 
 
 @pytest.mark.parametrize('size', SIZES, ids=[f'{h}x{w}' for h, w in SIZES])
-def test_fast_path_equals_eval_model(model, size):
-    fused = model.fuse()
+def test_fast_path_equals_eval_model(model_and_fused, size):
+    model, fused = model_and_fused
     x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         expected, actual = model(x), fused(x)
@@ -71,8 +73,10 @@ def test_fused_model_has_no_norms_and_keeps_the_backbone_contract():
     assert not any(isinstance(m, (_BatchNorm, nn.GroupNorm)) for m in fused.modules())
     assert all(not p.requires_grad for p in fused.parameters())
     assert fused.out_indices == (1, 3) and fused.out_channels == (512, 2048)
-    # the first block of every stage runs conv1 and the shortcut projection as one conv
-    assert fused.layer2[0].merged and fused.layer2[0].conv1.out_channels == 128 + 512
+    assert not fused.layer2[0].merged and fused.layer2[0].downsample.out_channels == 512
+    # on request, the first block of every stage runs conv1 and the shortcut projection as one conv
+    merged = model.fuse(merge_shortcut=True)
+    assert merged.layer2[0].merged and merged.layer2[0].conv1.out_channels == 128 + 512
     with torch.no_grad():
         outs = fused(torch.randn(1, 3, 64, 64))
     assert [tuple(o.shape) for o in outs] == [(1, 512, 8, 8), (1, 2048, 2, 2)]
@@ -129,3 +133,27 @@ def test_only_batch_norm_models_can_be_fused():
                      init_cfg=None)
     with pytest.raises(ValueError, match='only BatchNorm'):
         fuse_scalenet(model)
+
+
+@pytest.mark.parametrize('relu', [True, False])
+def test_fused_conv_onednn_path_equals_the_reference_path(relu):
+    conv = fold_conv_bn(*randomised(nn.Sequential(nn.Conv2d(16, 24, 3, padding=1), nn.BatchNorm2d(24))))
+    fused = FusedConv2d(conv, relu=relu)
+    x = torch.randn(1, 16, 13, 17)
+    residual = torch.randn(1, 24, 13, 17)
+    expected = nn.functional.conv2d(x, conv.weight, conv.bias, padding=1) + residual
+    expected = expected.relu() if relu else expected
+    reference = fused(x, residual=residual)  # gradients enabled: F.conv2d, add, ReLU
+    with torch.no_grad():
+        onednn = fused(x, residual=residual)  # oneDNN with add and ReLU as post-ops (where available)
+        onednn_cl = fused(x.contiguous(memory_format=torch.channels_last), residual=residual)
+        plain = fused(x, relu=False)
+    for actual in (reference, onednn, onednn_cl):
+        torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(plain, nn.functional.conv2d(x, conv.weight, conv.bias, padding=1), rtol=1e-5,
+                               atol=1e-5)
+    # the cached oneDNN weight is neither saved nor copied
+    assert set(fused.state_dict()) == {'weight', 'bias'}
+    clone = copy.deepcopy(fused)
+    with torch.no_grad():
+        torch.testing.assert_close(clone(x, residual=residual), expected, rtol=1e-5, atol=1e-5)

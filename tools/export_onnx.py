@@ -1,0 +1,83 @@
+"""Export a ScaleNet backbone to ONNX with a dynamic input size and check it against PyTorch with onnxruntime.
+
+    python tools/export_onnx.py scalenet50.onnx --depth 50 --checkpoint scalenet50.pth --check 224x224 257x319
+    python tools/export_onnx.py backbone.onnx --config configs/my_scalenet_config.py --checkpoint epoch_10.pth
+
+The graph is the exact fast path (BatchNorms folded); nearest-or-bilinear upsampling is chosen in the graph from
+the runtime sizes, so one file serves every input of at least the minimum side it prints (see
+mmdet_scalenet/export.py). Needs `onnx`, `onnxscript` and, for --check, `onnxruntime`.
+"""
+import argparse
+import sys
+
+
+def size(text):
+    try:
+        h, w = (int(v) for v in text.lower().split('x'))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected HxW (e.g. 224x224), got {text!r}') from None
+    return h, w
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('out', help='the .onnx file to write')
+    parser.add_argument('--depth', type=int, default=50, choices=(50, 101, 152))
+    parser.add_argument('--structure', help='structure name or file (default: that of --depth)')
+    parser.add_argument('--config', help="take the backbone from this config's model.backbone (a ScaleNet)")
+    parser.add_argument('--checkpoint', help='weights: the authors\' ImageNet file, or a detector checkpoint '
+                        '(its backbone.* keys are used)')
+    parser.add_argument('--max-size', type=int, default=4096, help='largest input side the graph accepts')
+    parser.add_argument('--check', type=size, nargs='*', default=[(224, 224), (257, 319)],
+                        help='compare onnxruntime with PyTorch at these sizes (none: skip)')
+    parser.add_argument('--tolerance', type=float, default=1e-4, help='max error relative to max(1, |output|)')
+    return parser.parse_args(argv)
+
+
+def build_backbone(args):
+    import mmdet_scalenet  # noqa: F401 (registers ScaleNet)
+    from mmdet.registry import MODELS
+    from mmdet_scalenet.models.pretrained import read_state_dict
+    if args.config:
+        from mmengine.config import Config
+        cfg = Config.fromfile(args.config).model.backbone
+        if cfg.get('type') != 'ScaleNet':
+            raise SystemExit(f'{args.config}: model.backbone is {cfg.get("type")}, not ScaleNet')
+        cfg = dict(cfg, init_cfg=None)
+    else:
+        cfg = dict(type='ScaleNet', depth=args.depth, init_cfg=None)
+        if args.structure:
+            cfg['structure'] = args.structure
+    model = MODELS.build(cfg)
+    if args.checkpoint:
+        state = read_state_dict(args.checkpoint)
+        if any(key.startswith('backbone.') for key in state):
+            cfg_init = dict(type='Pretrained', checkpoint=args.checkpoint, prefix='backbone.')
+        else:
+            cfg_init = dict(type='Pretrained', checkpoint=args.checkpoint)
+        model.init_cfg = cfg_init
+        model.init_weights()
+    else:
+        print('no --checkpoint: exporting random (PyTorch default) weights')
+    return model.eval()
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from mmdet_scalenet.export import check_onnx, export_onnx, min_input_size
+    model = build_backbone(args)
+    low = min_input_size(model.structure, model.num_stages)
+    print(f'exporting {model.structure.name} (inputs {low}..{args.max_size} per side, dynamic batch) to {args.out}')
+    export_onnx(model, args.out, max_size=args.max_size)
+    failed = False
+    for shape, errors in zip(args.check, check_onnx(args.out, model, args.check) if args.check else []):
+        worst = max(errors.values())
+        status = 'ok' if worst <= args.tolerance else 'MISMATCH'
+        failed |= worst > args.tolerance
+        print(f'{shape[0]}x{shape[1]}: max relative error {worst:.2e} ({status})')
+    if failed:
+        sys.exit(f'onnxruntime output differs from PyTorch by more than {args.tolerance}')
+
+
+if __name__ == '__main__':
+    main()
