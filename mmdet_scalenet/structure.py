@@ -22,11 +22,12 @@ import os
 import tempfile
 from dataclasses import dataclass
 from importlib import resources
-from typing import List, Optional, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 __all__ = [
     'BUILTIN_STRUCTURES', 'DEFAULT_STRUCTURES', 'SCALE_FACTORS', 'STAGE_BLOCKS', 'STAGE_SIDES', 'SCHEMA_FORMAT',
-    'Structure', 'StructureError', 'load_structure', 'save_structure', 'structure_from_rows',
+    'SEED_STRUCTURES', 'Structure', 'StructureError', 'load_structure', 'save_structure', 'seed_structure',
+    'structure_from_rows',
 ]
 
 SCHEMA_FORMAT = 'mmdet-scalenet/structure'
@@ -48,6 +49,8 @@ BUILTIN_STRUCTURES = {
     'scalenet101': 'scalenet101.json',
     'scalenet152': 'scalenet152.json',
 }
+#: Seed networks of the neuron allocation (every block: ``planes`` neurons at each scale), built on request.
+SEED_STRUCTURES = {f'scalenet{depth}_seed': depth for depth in STAGE_BLOCKS}
 #: The structure a backbone of each depth uses when none is named.
 DEFAULT_STRUCTURES = {50: 'scalenet50', 101: 'scalenet101', 152: 'scalenet152'}
 
@@ -232,11 +235,35 @@ def _read_json(path: str):
         raise StructureError(f'{path}: not valid JSON: line {e.lineno}, column {e.colno}: {e.msg}') from None
 
 
+def seed_structure(depth: int, scale_factors: Sequence[int] = SCALE_FACTORS, name: Optional[str] = None) -> Structure:
+    """The seed network of the neuron allocation (Li et al., CVPR 2019, Sec. 3.2, Algorithm 1, step 1).
+
+    Every SA block gets ``C = planes`` neurons at each of its ``L = len(scale_factors)`` scales. It is an ordinary
+    :class:`Structure`: ``ScaleNet(depth=50, structure=seed_structure(50))``, or in a config
+    ``structure='scalenet50_seed'`` (the default factors ``(1, 2, 4, 7)``).
+
+    Args:
+        depth: 50, 101 or 152.
+        scale_factors: the branch downsampling factors (default the paper's ``(1, 2, 4, 7)``).
+        name: the structure's label; default ``scalenet{depth}_seed``.
+    """
+    if depth not in STAGE_BLOCKS:
+        raise ValueError(f'seed structure: depth must be one of {sorted(STAGE_BLOCKS)}, got {depth!r}')
+    factors = tuple(scale_factors)
+    blocks, sides = [], []
+    for planes, side, count in zip(STAGE_PLANES, STAGE_SIDES, STAGE_BLOCKS[depth]):
+        blocks += [(planes, ) * len(factors)] * count
+        sides += [side] * count
+    return Structure(depth=depth, blocks=tuple(blocks), sides=tuple(sides), scale_factors=factors,
+                     name=name or f'scalenet{depth}_seed')
+
+
 def load_structure(structure: Union[str, os.PathLike, Structure], depth: Optional[int] = None) -> Structure:
     """Load a structure by built-in name, by path (our schema or the authors' rows), or pass one through.
 
     Args:
-        structure: a :class:`Structure`, a name from :data:`BUILTIN_STRUCTURES`, or a path to a JSON file.
+        structure: a :class:`Structure`, a name from :data:`BUILTIN_STRUCTURES` or :data:`SEED_STRUCTURES`,
+            or a path to a JSON file.
         depth: if given, the structure must be for this depth.
     """
     if isinstance(structure, Structure):
@@ -251,9 +278,11 @@ def load_structure(structure: Union[str, os.PathLike, Structure], depth: Optiona
         resource = resources.files('mmdet_scalenet') / 'structures' / BUILTIN_STRUCTURES[name]
         with resources.as_file(resource) as path:
             return load_structure(path, depth)
+    if name in SEED_STRUCTURES:
+        return load_structure(seed_structure(SEED_STRUCTURES[name]), depth)
     if os.sep not in name and not name.endswith('.json') and not os.path.exists(name):
-        raise StructureError(f'unknown structure {name!r}: expected one of {", ".join(BUILTIN_STRUCTURES)} '
-                             f'or a path to a .json file')
+        raise StructureError(f'unknown structure {name!r}: expected one of '
+                             f'{", ".join([*BUILTIN_STRUCTURES, *SEED_STRUCTURES])} or a path to a .json file')
     data = _read_json(name)
     if isinstance(data, list):
         stem = os.path.splitext(os.path.basename(name))[0]

@@ -44,3 +44,17 @@ def test_bad_arguments_are_named():
         seed_structure(34)
     with pytest.raises(StructureError, match='scale_factors.*distinct positive integers'):
         seed_structure(50, scale_factors=(1, 2, 2))
+
+
+@pytest.mark.parametrize('depth', sorted(STAGE_BLOCKS))
+def test_seed_structures_load_by_name(depth):
+    assert load_structure(f'scalenet{depth}_seed') == seed_structure(depth)
+    assert load_structure(f'scalenet{depth}_seed', depth=depth).depth == depth
+
+
+def test_a_config_selects_the_seed_by_name():
+    model = ScaleNet(depth=50, structure='scalenet50_seed')
+    assert sorted(model.layer1[0].conv2) == ['0', '1', '2', '3']
+    assert model.layer1[0].conv3.weight.shape[1] == 4 * 64
+    with pytest.raises(StructureError, match=r"structure 'scalenet50_seed': field \"depth\": expected 101, got 50"):
+        ScaleNet(depth=101, structure='scalenet50_seed')

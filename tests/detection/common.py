@@ -10,10 +10,12 @@ from mmengine.config import Config
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 CONFIG_DIR = os.path.join(ROOT, 'configs')
 DEMO_CONFIG = os.path.join(CONFIG_DIR, 'demo', 'faster-rcnn_scalenet50-light_fpn_synthetic-shapes.py')
+SEED_CONFIG = os.path.join(CONFIG_DIR, 'allocation', 'faster-rcnn_scalenet50-seed_fpn_synthetic-shapes.py')
 
 
 def project_configs():
-    return sorted(glob.glob(os.path.join(CONFIG_DIR, '*.py')) + glob.glob(os.path.join(CONFIG_DIR, 'demo', '*.py')))
+    nested = [p for p in glob.glob(os.path.join(CONFIG_DIR, '*', '*.py')) if os.sep + '_base_' + os.sep not in p]
+    return sorted(glob.glob(os.path.join(CONFIG_DIR, '*.py')) + nested)
 
 
 def load_config(path):

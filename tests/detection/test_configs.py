@@ -93,3 +93,17 @@ def test_test_pipeline_resizes_to_the_paper_scales(scale, image, expected):
     h, w = out['img'].shape[:2]
     assert (h, w) == expected
     assert min(h, w) <= int(scale.split('x')[0]) and max(h, w) <= int(scale.split('x')[1])
+
+
+def test_seed_detector_configs_change_only_the_backbone():
+    """Step 1 of the allocation recipe: the seed ScaleNet-50 in the demo's and the paper's FPN detectors."""
+    pairs = [('allocation/faster-rcnn_scalenet50-seed_fpn_synthetic-shapes.py',
+              'demo/faster-rcnn_scalenet50-light_fpn_synthetic-shapes.py'),
+             ('allocation/faster-rcnn_scalenet50-seed_fpn_8xb2-10e_coco-800x1200.py',
+              'faster-rcnn_scalenet50_fpn_8xb2-10e_coco-800x1200.py')]
+    for seed_path, base_path in pairs:
+        seed, base = (load_config(os.path.join(CONFIG_DIR, p)) for p in (seed_path, base_path))
+        assert seed.model.backbone.structure == 'scalenet50_seed'
+        assert strip(seed) == strip(base), seed_path
+    coco_seed = load_config(os.path.join(CONFIG_DIR, pairs[1][0])).model.backbone
+    assert coco_seed.init_cfg is None and coco_seed.frozen_stages == -1 and not coco_seed.norm_eval
