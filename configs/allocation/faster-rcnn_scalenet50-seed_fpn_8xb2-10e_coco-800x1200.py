@@ -1,8 +1,8 @@
 # The seed detector for the neuron allocation on COCO: the paper's Faster R-CNN FPN schedule at 800/1200 with the
 # seed ScaleNet-50 (`planes` neurons at each of the scales 1, 2, 4, 7 in every SA block). Train it, then
 #   python tools/allocate_neurons.py work_dirs/<this config>/epoch_10.pth --mode block-flops -o scalenet50_coco.json
-# and retrain faster-rcnn_scalenet50_fpn_8xb2-10e_coco-800x1200.py with
-#   --cfg-options model.backbone.structure=scalenet50_coco.json model.backbone.init_cfg=None
+# and retrain this config with the allocated structure, from scratch:
+#   --work-dir work_dirs/scalenet50_coco --cfg-options model.backbone.structure=scalenet50_coco.json
 # No ImageNet weights exist for the seed, so it trains from scratch: BatchNorm statistics are learned (SyncBN
 # across the 8 GPUs; mmengine reverts it to BN in a single process) and no stage is frozen. From-scratch detectors
 # need longer schedules than 10 epochs (He et al., "Rethinking ImageNet Pre-training", ICCV 2019); with a seed
