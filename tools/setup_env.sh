@@ -15,7 +15,10 @@ TORCH_VERSION=2.13.0
 MMENGINE_VERSION=0.10.7
 MMCV_VERSION=2.1.0
 MMDET_VERSION=3.3.0
-BUILD_TOOLS=("setuptools<81" wheel ninja psutil numpy)
+# mmengine 0.10.7 imports pkg_resources, which setuptools 81 removes; torch 2.13.0 needs setuptools >= 77.0.3.
+# The pin goes into every install: pip would otherwise upgrade setuptools to satisfy torch's requirement.
+SETUPTOOLS="setuptools>=77.0.3,<81"
+BUILD_TOOLS=("$SETUPTOOLS" wheel ninja psutil numpy)
 
 STEP="starting"
 say() { printf '[setup] %s\n' "$*"; }
@@ -31,7 +34,7 @@ STAMP="$VENV/.mmdet-scalenet-setup"
 WANT="$(fingerprint)"
 
 if [[ -x "$VENV/bin/python" && -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]] \
-   && "$VENV/bin/python" -c 'import mmcv.ops, mmdet, mmdet_scalenet' >/dev/null 2>&1; then
+   && "$VENV/bin/python" -c 'import pkg_resources, mmcv.ops, mmdet, mmdet_scalenet' >/dev/null 2>&1; then
   say "environment in .venv is up to date"
   exit 0
 fi
@@ -49,7 +52,7 @@ PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 
 step "installing build tools (${BUILD_TOOLS[*]}) and torch $TORCH_VERSION (CPU)"
 "${PIP[@]}" install "pip<25" "${BUILD_TOOLS[@]}"
-"${PIP[@]}" install "torch==$TORCH_VERSION"
+"${PIP[@]}" install "torch==$TORCH_VERSION" "$SETUPTOOLS"
 
 WHEEL_DIR="$CACHE/wheels/mmcv-$MMCV_VERSION-torch-$TORCH_VERSION-$PYTAG-$(uname -m)"
 WHEEL="$(ls "$WHEEL_DIR"/mmcv-"$MMCV_VERSION"-*.whl 2>/dev/null | head -n 1 || true)"
@@ -71,7 +74,7 @@ fi
 
 step "installing mmcv $MMCV_VERSION, mmengine $MMENGINE_VERSION, mmdet $MMDET_VERSION, pycocotools, pytest, onnx"
 # onnx/onnxscript/onnxruntime: tools/export_onnx.py and its round-trip test.
-"${PIP[@]}" install "$WHEEL" "mmengine==$MMENGINE_VERSION" "mmdet==$MMDET_VERSION" pycocotools pytest \
+"${PIP[@]}" install "$WHEEL" "mmengine==$MMENGINE_VERSION" "mmdet==$MMDET_VERSION" "$SETUPTOOLS" pycocotools pytest \
   onnx==1.23.2 onnxscript==0.7.2 onnxruntime==1.31.1
 
 step "installing mmdet_scalenet (editable)"
@@ -79,6 +82,7 @@ step "installing mmdet_scalenet (editable)"
 
 step "checking that mmcv's compiled ops load"
 "$VENV/bin/python" - <<'PY'
+import pkg_resources  # noqa: F401  (mmengine needs it at run time: setuptools < 81)
 import torch
 import mmcv
 from mmcv.ops import nms
