@@ -146,8 +146,8 @@ def test_negative_or_non_integer_channels(tmp_path, value):
     rows = rows_of('scalenet50')
     rows[6][2] = value
     path = write(tmp_path, rows, 'chan.json')
-    with pytest.raises(StructureError, match=r'chan\.json: row 6, field "channels at factor 4": '
-                                             r'expected a non-negative integer, got ' + repr(value).replace('.', r'\.')):
+    expected = r'chan\.json: row 6, field "channels at factor 4": expected a non-negative integer, got '
+    with pytest.raises(StructureError, match=expected + repr(value).replace('.', r'\.')):
         load_structure(path)
 
 

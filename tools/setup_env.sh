@@ -82,7 +82,10 @@ step "installing mmdet_scalenet (editable)"
 
 step "checking that mmcv's compiled ops load"
 "$VENV/bin/python" - <<'PY'
-import pkg_resources  # noqa: F401  (mmengine needs it at run time: setuptools < 81)
+import warnings
+with warnings.catch_warnings():
+    warnings.simplefilter('ignore')  # its own deprecation notice
+    import pkg_resources  # noqa: F401  (mmengine needs it at run time: setuptools < 81)
 import torch
 import mmcv
 from mmcv.ops import nms
