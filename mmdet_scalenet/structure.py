@@ -19,14 +19,15 @@ This module imports no torch, so structures can be checked and written anywhere.
 """
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from typing import List, Optional, Sequence, Tuple, Union
 
+from .fileio import write_atomically
+
 __all__ = [
     'BUILTIN_STRUCTURES', 'DEFAULT_STRUCTURES', 'SCALE_FACTORS', 'STAGE_BLOCKS', 'STAGE_SIDES', 'SCHEMA_FORMAT',
-    'SEED_STRUCTURES', 'Structure', 'StructureError', 'load_structure', 'save_structure', 'seed_structure',
+    'SEED_STRUCTURES', 'Structure', 'StructureError', 'branch_kernel_size', 'load_structure', 'save_structure', 'seed_structure',
     'structure_from_rows',
 ]
 
@@ -53,6 +54,16 @@ BUILTIN_STRUCTURES = {
 SEED_STRUCTURES = {f'scalenet{depth}_seed': depth for depth in STAGE_BLOCKS}
 #: The structure a backbone of each depth uses when none is named.
 DEFAULT_STRUCTURES = {50: 'scalenet50', 101: 'scalenet101', 152: 'scalenet152'}
+
+
+def branch_kernel_size(side: int, index: int) -> int:
+    """Kernel size of branch ``index``'s conv in a block whose 224x224 feature map has ``side``.
+
+    The authors use a 3x3 conv while the branch's ImageNet map, taken as ``side / 2**index`` (note: ``2**index``,
+    not the branch's factor), is larger than 1x1, and a 1x1 conv otherwise: only the factor-7 branch of the
+    side-7 blocks is 1x1. The rule depends on the structure's ``side``, never on the runtime input size.
+    """
+    return 3 if side / 2**index > 1 else 1
 
 
 class StructureError(ValueError):
@@ -318,18 +329,10 @@ def save_structure(structure: Structure, path: Union[str, os.PathLike], layout: 
         text = json.dumps(structure.to_rows()) + '\n'
     else:
         raise ValueError(f'layout must be "schema" or "authors", got {layout!r}')
-    if os.path.exists(path) and not overwrite:
-        raise FileExistsError(f'{path}: exists; pass overwrite=True to replace it')
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.' + os.path.basename(path), suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
+
+    def write(tmp: str) -> None:
+        with open(tmp, 'w', encoding='utf-8') as f:
             f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+
+    write_atomically(path, write, overwrite=overwrite, suffix='.json.tmp')
 

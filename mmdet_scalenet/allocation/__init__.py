@@ -11,12 +11,12 @@ CVPR 2019, Sec. 3.2, Algorithm 1), as pure functions:
 
 ``tools/allocate_neurons.py`` runs these from the command line; ``tools/plot_structure.py`` draws structures.
 """
+from ..structure import seed_structure
 from .cost import block_specs, neuron_macs, resnet_conv_macs, resnet_macs, structure_macs, structure_macs_by_part
 from .errors import AllocationError
 from .export import export_kept_weights, save_allocation, save_state_dict
 from .importance import SeedGammas, find_backbone_prefix, load_seed_gammas, neuron_scores, read_branch_gammas
 from .report import format_allocation, format_comparison
-from .seed import seed_structure
 from .select import MODES, Allocation, allocate, rank_neurons, select_block_flops, select_network_flops
 
 __all__ = [

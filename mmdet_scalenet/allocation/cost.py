@@ -15,7 +15,7 @@ stage a 1x1 projection shortcut.
 from dataclasses import dataclass
 from typing import Dict, List, Sequence
 
-from ..structure import STAGE_BLOCKS, STAGE_PLANES, STAGE_SIDES, Structure
+from ..structure import STAGE_BLOCKS, STAGE_PLANES, STAGE_SIDES, Structure, branch_kernel_size
 
 __all__ = [
     'BlockSpec', 'block_specs', 'branch_kernel_size', 'branch_side', 'neuron_macs', 'resnet_conv_macs',
@@ -64,12 +64,6 @@ def block_specs(depth: int) -> List[BlockSpec]:
             specs.append(BlockSpec(stage, index, planes, STAGE_SIDES[stage], inplanes))
             inplanes = planes * EXPANSION
     return specs
-
-
-def branch_kernel_size(side: int, index: int) -> int:
-    """The backbone's rule (``models.scale_aggregation.branch_kernel_size``), repeated here without torch: 3x3
-    while ``side / 2**index > 1``, else 1x1. A test checks that both agree."""
-    return 3 if side / 2**index > 1 else 1
 
 
 def branch_side(side: int, factor: int) -> int:

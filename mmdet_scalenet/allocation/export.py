@@ -17,7 +17,7 @@ import torch
 from ..structure import save_structure
 from .cost import block_specs
 from .errors import AllocationError
-from .files import check_writable, temp_beside, write_atomically
+from ..fileio import check_writable, temp_beside, write_atomically
 from .select import Allocation
 
 __all__ = ['allocation_meta', 'export_kept_weights', 'save_allocation', 'save_state_dict']

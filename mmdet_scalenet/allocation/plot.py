@@ -8,7 +8,7 @@ from typing import Optional, Sequence, Union
 
 from ..structure import Structure
 from .cost import structure_macs
-from .files import check_writable, write_atomically
+from ..fileio import check_writable, write_atomically
 
 __all__ = ['FORMATS', 'plot_structures']
 

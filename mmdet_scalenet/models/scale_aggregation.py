@@ -12,6 +12,8 @@ from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..structure import branch_kernel_size
+
 __all__ = ['SABottleneck', 'branch_kernel_size', 'build_norm', 'downsample_by', 'upsample_to']
 
 
@@ -22,16 +24,6 @@ def build_norm(norm_cfg: dict, num_features: int, postfix=''):
         groups = max(g for g in range(1, min(norm_cfg['num_groups'], num_features) + 1) if num_features % g == 0)
         norm_cfg = dict(norm_cfg, num_groups=groups)
     return build_norm_layer(norm_cfg, num_features, postfix=postfix)
-
-
-def branch_kernel_size(side: int, index: int) -> int:
-    """Kernel size of branch ``index``'s conv in a block whose 224x224 feature map has ``side``.
-
-    The authors use a 3x3 conv while the branch's ImageNet map, taken as ``side / 2**index`` (note: ``2**index``,
-    not the branch's factor), is larger than 1x1, and a 1x1 conv otherwise: only the factor-7 branch of the
-    side-7 blocks is 1x1. The rule depends on the structure's ``side``, never on the runtime input size.
-    """
-    return 3 if side / 2**index > 1 else 1
 
 
 def downsample_by(x: torch.Tensor, factor: int) -> torch.Tensor:

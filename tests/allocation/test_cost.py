@@ -4,10 +4,8 @@ import pytest
 from mmdet_scalenet import ScaleNet, load_structure
 from mmdet_scalenet.allocation import (neuron_macs, resnet_conv_macs, resnet_macs, seed_structure, structure_macs,
                                        structure_macs_by_part)
-from mmdet_scalenet.allocation.cost import branch_kernel_size as analytic_kernel
 from mmdet_scalenet.complexity import classifier_complexity
-from mmdet_scalenet.models.scale_aggregation import branch_kernel_size
-from mmdet_scalenet.structure import BUILTIN_STRUCTURES, STAGE_SIDES
+from mmdet_scalenet.structure import BUILTIN_STRUCTURES
 
 
 @pytest.mark.parametrize('name', sorted(BUILTIN_STRUCTURES))
@@ -37,12 +35,6 @@ def test_parts_add_up_and_stage_one_by_hand():
                 + 2 * 256 * 64 * area                                  # conv1 of blocks 2, 3
                 + sum(branch(r) + sum(r) * 256 * area for r in rows))  # branches + conv3
     assert parts['stage1'] == expected
-
-
-def test_kernel_rule_matches_the_backbone():
-    for side in STAGE_SIDES:
-        for index in range(6):
-            assert analytic_kernel(side, index) == branch_kernel_size(side, index)
 
 
 def test_neuron_costs_by_hand():
