@@ -14,7 +14,10 @@ from ..structure import DEFAULT_STRUCTURES, STAGE_BLOCKS, STAGE_PLANES, Structur
 from .pretrained import StrictPretrainedMixin
 from .scale_aggregation import SABottleneck, build_norm
 
-__all__ = ['ScaleNet', 'ScaleNetLayer']
+__all__ = ['ScaleNet', 'ScaleNetLayer', 'ScaleNetModule']
+
+#: Output channels of the stem (7x7 conv), the input of stage 1.
+STEM_CHANNELS = 64
 
 
 class ScaleNetLayer(Sequential):
@@ -63,9 +66,55 @@ class ScaleNetLayer(Sequential):
                 **block_kwargs))
         super().__init__(*layers)
 
+    @classmethod
+    def from_structure(cls, structure: Structure, stage: int, **kwargs) -> 'ScaleNetLayer':
+        """Stage ``stage`` (0-based) of ``structure``, with the input width and stride it has in a ScaleNet."""
+        return cls(inplanes=STEM_CHANNELS if stage == 0 else STAGE_PLANES[stage - 1] * SABottleneck.expansion,
+                   planes=STAGE_PLANES[stage],
+                   blocks=structure.stage(stage),
+                   scale_factors=structure.scale_factors,
+                   stride=1 if stage == 0 else 2,
+                   **kwargs)
+
+
+class ScaleNetModule(StrictPretrainedMixin, BaseModule):
+    """What :class:`ScaleNet` and its C4 head :class:`~.shared_head.ScaleNetResLayer` share, as mmdet's ResNet
+    and ResLayer do: ``depth`` and ``structure``, the deprecated ``pretrained``, the default initialisation,
+    strict ``Pretrained`` loading, and ``norm_eval`` in :meth:`train` (which returns ``self``)."""
+
+    def __init__(self, depth: int, structure, norm_eval: bool, pretrained: Optional[str], init_cfg):
+        super().__init__(init_cfg)
+        if depth not in STAGE_BLOCKS:
+            raise KeyError(f'invalid depth {depth} for ScaleNet: expected one of {sorted(STAGE_BLOCKS)}')
+        if init_cfg is not None and pretrained is not None:
+            raise ValueError('init_cfg and pretrained cannot be specified at the same time')
+        if pretrained is not None:
+            if not isinstance(pretrained, str):
+                raise TypeError(f'pretrained must be a str or None, got {type(pretrained).__name__}')
+            warnings.warn('DeprecationWarning: pretrained is deprecated, please use "init_cfg" instead')
+            self.init_cfg = dict(type='Pretrained', checkpoint=pretrained)
+        elif init_cfg is None:
+            self.init_cfg = [
+                dict(type='Kaiming', layer='Conv2d'),
+                dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm']),
+            ]
+        self.structure: Structure = load_structure(
+            structure if structure is not None else DEFAULT_STRUCTURES[depth], depth=depth)
+        self.depth = depth
+        self.norm_eval = norm_eval
+
+    def train(self, mode: bool = True) -> 'ScaleNetModule':
+        """Set training mode; with ``norm_eval``, keep every BatchNorm in eval mode."""
+        super().train(mode)
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
 
 @MODELS.register_module()
-class ScaleNet(StrictPretrainedMixin, BaseModule):
+class ScaleNet(ScaleNetModule):
     """ScaleNet backbone: a ResNet whose bottleneck 3x3 convs are scale-aggregation blocks with data-driven
     neuron allocation (Li et al., "Data-Driven Neuron Allocation for Scale Aggregation Networks", CVPR 2019).
 
@@ -120,9 +169,7 @@ class ScaleNet(StrictPretrainedMixin, BaseModule):
                  zero_init_residual: bool = True,
                  pretrained: Optional[str] = None,
                  init_cfg=None):
-        super().__init__(init_cfg)
-        if depth not in STAGE_BLOCKS:
-            raise KeyError(f'invalid depth {depth} for ScaleNet: expected one of {sorted(STAGE_BLOCKS)}')
+        super().__init__(depth, structure, norm_eval, pretrained, init_cfg)
         if not 1 <= num_stages <= 4:
             raise ValueError(f'num_stages must be 1..4, got {num_stages}')
         out_indices = tuple(out_indices)
@@ -131,55 +178,29 @@ class ScaleNet(StrictPretrainedMixin, BaseModule):
                              f'(num_stages={num_stages}), got {out_indices}')
         if not -1 <= frozen_stages <= num_stages:
             raise ValueError(f'frozen_stages must be -1..{num_stages} (num_stages={num_stages}), got {frozen_stages}')
-        if init_cfg is not None and pretrained is not None:
-            raise ValueError('init_cfg and pretrained cannot be specified at the same time')
         block_init_cfg = None
-        if pretrained is not None:
-            if not isinstance(pretrained, str):
-                raise TypeError(f'pretrained must be a str or None, got {type(pretrained).__name__}')
-            warnings.warn('DeprecationWarning: pretrained is deprecated, please use "init_cfg" instead')
-            self.init_cfg = dict(type='Pretrained', checkpoint=pretrained)
-        elif init_cfg is None:
-            self.init_cfg = [
-                dict(type='Kaiming', layer='Conv2d'),
-                dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm']),
-            ]
-            if zero_init_residual:
-                # Every block's last norm starts at 0, so each block starts as the identity (Goyal et al., 2017).
-                block_init_cfg = dict(type='Constant', val=0, override=dict(name='norm3'))
-
-        self.structure: Structure = load_structure(
-            structure if structure is not None else DEFAULT_STRUCTURES[depth], depth=depth)
-        self.depth = depth
+        if zero_init_residual and init_cfg is None and pretrained is None:
+            # Every block's last norm starts at 0, so each block starts as the identity (Goyal et al., 2017).
+            block_init_cfg = dict(type='Constant', val=0, override=dict(name='norm3'))
         self.num_stages = num_stages
         self.out_indices = out_indices
         self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
         self.zero_init_residual = zero_init_residual
 
-        self.conv1 = build_conv_layer(conv_cfg, in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
-        self.norm1_name, norm1 = build_norm(norm_cfg, 64, postfix=1)
+        self.conv1 = build_conv_layer(conv_cfg, in_channels, STEM_CHANNELS, kernel_size=7, stride=2, padding=3,
+                                      bias=False)
+        self.norm1_name, norm1 = build_norm(norm_cfg, STEM_CHANNELS, postfix=1)
         self.add_module(self.norm1_name, norm1)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
 
         self.res_layers = []
-        inplanes = 64
         for i in range(num_stages):
-            layer = ScaleNetLayer(
-                inplanes=inplanes,
-                planes=STAGE_PLANES[i],
-                blocks=self.structure.stage(i),
-                scale_factors=self.structure.scale_factors,
-                stride=1 if i == 0 else 2,
-                with_cp=with_cp,
-                conv_cfg=conv_cfg,
-                norm_cfg=norm_cfg,
-                init_cfg=block_init_cfg)
-            inplanes = STAGE_PLANES[i] * SABottleneck.expansion
+            layer = ScaleNetLayer.from_structure(
+                self.structure, i, with_cp=with_cp, conv_cfg=conv_cfg, norm_cfg=norm_cfg, init_cfg=block_init_cfg)
             self.add_module(f'layer{i + 1}', layer)
             self.res_layers.append(f'layer{i + 1}')
-        self.feat_dim = inplanes
+        self.feat_dim = STAGE_PLANES[num_stages - 1] * SABottleneck.expansion
         self.out_channels = tuple(STAGE_PLANES[i] * SABottleneck.expansion for i in out_indices)
 
         self._freeze_stages()
@@ -229,8 +250,4 @@ class ScaleNet(StrictPretrainedMixin, BaseModule):
         """Set training mode, then re-freeze ``frozen_stages`` and, with ``norm_eval``, every BatchNorm."""
         super().train(mode)
         self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
         return self
