@@ -12,11 +12,13 @@ Both detectors are then evaluated with ``tools/test.py`` (COCO bbox mAP on the v
 """
 import argparse
 import functools
+import math
 import os
 import sys
 import time
 
 import demo
+from mmdet_scalenet.allocation import MODES
 
 SEED_CONFIG = os.path.join(demo.ROOT, 'configs', 'allocation', 'faster-rcnn_scalenet50-seed_fpn_synthetic-shapes.py')
 TAG = 'allocation'
@@ -27,12 +29,20 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--work-dir', default=os.path.join(demo.ROOT, 'work_dirs', 'allocation'))
     parser.add_argument('--data-root', default=os.path.join(demo.ROOT, 'data', 'synthetic_shapes'))
-    parser.add_argument('--num-train', type=int, help='training images (default: the demo config\'s demo_data)')
-    parser.add_argument('--num-val', type=int, help='validation images (default: the demo config\'s demo_data)')
-    parser.add_argument('--mode', default='block-flops', choices=('block-flops', 'network-flops'))
-    parser.add_argument('--budget', type=float, help='tools/allocate_neurons.py --budget')
+    parser.add_argument('--num-train', type=demo.positive_int,
+                        help='training images (default: the demo config\'s demo_data)')
+    parser.add_argument('--num-val', type=demo.positive_int,
+                        help='validation images (default: the demo config\'s demo_data)')
+    parser.add_argument('--mode', default='block-flops', choices=MODES)
+    parser.add_argument('--budget', type=float,
+                        help='tools/allocate_neurons.py --budget (required with --mode network-flops)')
     parser.add_argument('--cfg-options', nargs='+', default=[], help='passed to every tools/train.py and test.py')
     args = parser.parse_args()
+    # checked here, not only by tools/allocate_neurons.py after the seed detector's training
+    if args.mode == 'network-flops' and args.budget is None:
+        parser.error('--mode network-flops needs --budget (the target GMACs at 224x224, e.g. 3.8)')
+    if args.budget is not None and not (math.isfinite(args.budget) and args.budget > 0):
+        parser.error(f'--budget: expected a finite number > 0, got {args.budget:g}')
     start = time.time()
 
     data = demo.make_data(args.data_root, args.num_train, args.num_val, tag=TAG)

@@ -21,14 +21,29 @@ def run(step, args, tag='demo'):
         sys.exit(f'[{tag}] {step} failed (exit {result.returncode}); see the messages above')
 
 
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'expected an integer >= 1, got {text!r}')
+    return value
+
+
 def make_data(data_root, num_train=None, num_val=None, tag='demo'):
-    """Write the synthetic shapes of the demo config's ``demo_data`` (image counts overridable); return them."""
+    """Write the synthetic shapes of the demo config's ``demo_data`` (image counts overridable); return them.
+    ``data_root`` is replaced only if it is empty or an earlier synthetic shapes data set; else the demo stops."""
     from mmengine.config import Config
     from mmdet_scalenet.datasets import make_synthetic_shapes
     data = dict(Config.fromfile(CONFIG).get('demo_data', {}))
     data.update({k: v for k, v in (('num_train', num_train), ('num_val', num_val)) if v is not None})
     print(f'[{tag}] writing the synthetic shapes data set to {data_root} ({data})', flush=True)
-    make_synthetic_shapes(data_root, overwrite=True, **data)
+    try:
+        make_synthetic_shapes(data_root, overwrite=True, **data)
+    except (FileExistsError, ValueError) as error:
+        sys.exit(f'[{tag}] {error}')
     return data
 
 
@@ -53,8 +68,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--work-dir', default=os.path.join(ROOT, 'work_dirs', 'demo'))
     parser.add_argument('--data-root', default=os.path.join(ROOT, 'data', 'synthetic_shapes'))
-    parser.add_argument('--num-train', type=int, help='training images (default: the config\'s demo_data)')
-    parser.add_argument('--num-val', type=int, help='validation images (default: the config\'s demo_data)')
+    parser.add_argument('--num-train', type=positive_int, help='training images (default: the config\'s demo_data)')
+    parser.add_argument('--num-val', type=positive_int, help='validation images (default: the config\'s demo_data)')
     parser.add_argument('--cfg-options', nargs='+', default=[], help='passed to tools/train.py and tools/test.py')
     args = parser.parse_args()
     start = time.time()

@@ -1,3 +1,3 @@
-from .synthetic_shapes import CLASSES, make_synthetic_shapes
+from .synthetic_shapes import CLASSES, MARKER, make_synthetic_shapes
 
-__all__ = ['CLASSES', 'make_synthetic_shapes']
+__all__ = ['CLASSES', 'MARKER', 'make_synthetic_shapes']

@@ -3,6 +3,7 @@ cluttered backgrounds. Deterministic from a seed; written as real JPEG files and
 ``CocoDataset`` and pycocotools' evaluation run on it unchanged."""
 import json
 import math
+import numbers
 import os
 import shutil
 import tempfile
@@ -11,9 +12,11 @@ from typing import Dict, List, Tuple
 import cv2
 import numpy as np
 
-__all__ = ['CLASSES', 'make_synthetic_shapes']
+__all__ = ['CLASSES', 'MARKER', 'make_synthetic_shapes']
 
 CLASSES = ('circle', 'square', 'triangle', 'star')
+# written into every data set's root, with the generation parameters: only folders holding it are ever replaced
+MARKER = 'synthetic_shapes.json'
 
 
 def _polygon(kind: str, cx: float, cy: float, r: float, angle: float) -> np.ndarray:
@@ -109,21 +112,42 @@ def _write_split(rng, root: str, split: str, count: int, first_image_id: int, fi
     return dict(images=images, annotations=annotations, categories=categories)
 
 
+def _check_int(name: str, value, low: int, high: float = math.inf, expected: str = '') -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
+        raise ValueError(f'{name}: expected {expected or f"an integer >= {low}"}, got {value!r}')
+
+
+def _replaceable(path: str) -> bool:
+    """Whether ``path`` may be replaced: an empty folder, or one that make_synthetic_shapes wrote."""
+    return os.path.isdir(path) and (not os.listdir(path) or os.path.isfile(os.path.join(path, MARKER)))
+
+
 def make_synthetic_shapes(out_dir: str, num_train: int = 600, num_val: int = 100, image_size: int = 128,
                           max_objects: int = 4, min_side: int = 8, max_side: int = 64, seed: int = 0,
                           overwrite: bool = False) -> Dict[str, str]:
-    """Write the data set to ``out_dir``: ``train/``, ``val/`` JPEGs and ``annotations/{train,val}.json``.
+    """Write the data set to ``out_dir``: ``train/``, ``val/`` JPEGs, ``annotations/{train,val}.json`` and the
+    generation parameters in :data:`MARKER`.
 
-    The folder is built in a temporary sibling and renamed into place, so an interrupted run leaves nothing
-    half-written. Returns the paths of the two annotation files.
+    An existing ``out_dir`` is replaced only with ``overwrite=True``, and only if it is empty or holds
+    :data:`MARKER` (written by this function): any other folder is left alone (``FileExistsError``). The folder
+    is built in a temporary sibling and renamed into place, so an interrupted run leaves nothing half-written.
+    Returns the paths of the two annotation files.
     """
     out_dir = os.path.abspath(out_dir)
-    if min_side < 4 or max_side > image_size or min_side > max_side:
-        raise ValueError(f'object sides must satisfy 4 <= min_side <= max_side <= image_size, got '
-                         f'{min_side}, {max_side}, {image_size}')
-    if os.path.exists(out_dir):
+    _check_int('num_train', num_train, 1)
+    _check_int('num_val', num_val, 1)
+    _check_int('max_objects', max_objects, 1)
+    _check_int('image_size', image_size, 4)
+    _check_int('min_side', min_side, 4, image_size, f'an integer in [4, image_size={image_size}]')
+    _check_int('max_side', max_side, min_side, image_size,
+               f'an integer in [min_side={min_side}, image_size={image_size}]')
+    if os.path.lexists(out_dir):
         if not overwrite:
             raise FileExistsError(f'{out_dir}: exists; pass overwrite=True to replace it')
+        if not _replaceable(out_dir):
+            raise FileExistsError(f'{out_dir}: exists and does not look like a synthetic shapes data set (not an '
+                                  f'empty folder, no {MARKER}), so it is left alone; remove it yourself or choose '
+                                  f'another folder')
     parent = os.path.dirname(out_dir)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix='.' + os.path.basename(out_dir) + '.', dir=parent)
@@ -136,6 +160,10 @@ def make_synthetic_shapes(out_dir: str, num_train: int = 600, num_val: int = 100
         for name, data in (('train', train), ('val', val)):
             with open(os.path.join(tmp, 'annotations', f'{name}.json'), 'w') as f:
                 json.dump(data, f)
+        with open(os.path.join(tmp, MARKER), 'w') as f:
+            json.dump(dict(generator='mmdet_scalenet.datasets.make_synthetic_shapes', num_train=num_train,
+                           num_val=num_val, image_size=image_size, max_objects=max_objects, min_side=min_side,
+                           max_side=max_side, seed=seed, classes=list(CLASSES)), f, indent=1)
         if os.path.exists(out_dir):
             shutil.rmtree(out_dir)
         os.replace(tmp, out_dir)

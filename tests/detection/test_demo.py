@@ -1,16 +1,62 @@
-"""The README's main command (tools/demo.py) and the allocation demo, end to end on a few images."""
+"""The README's main command (tools/demo.py) and the allocation demo: end to end on a few images (slow), and the
+checks that stop them before any work (fast)."""
 import glob
 import json
 
 import pytest
 
-from .common import TINY_OPTIONS, python, run_tool
+from mmdet_scalenet.allocation import MODES
 
-pytestmark = pytest.mark.slow
+from .common import TINY_OPTIONS, python, run_tool
 
 TINY_DEMO = ['--num-train', '8', '--num-val', '4', '--cfg-options', *TINY_OPTIONS, 'train_cfg.max_epochs=1']
 
 
+@pytest.mark.parametrize('tool', ['demo', 'allocation_demo'])
+@pytest.mark.parametrize('flag, value', [('--num-train', '0'), ('--num-val', '-3'), ('--num-train', 'many')])
+def test_demos_reject_image_counts_below_one(tmp_path, tool, flag, value):
+    out = run_tool([python(), f'tools/{tool}.py', '--work-dir', str(tmp_path / 'work'), '--data-root',
+                    str(tmp_path / 'data'), flag, value], timeout=120)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert f'error: argument {flag}: expected an integer >= 1, got {value!r}' in out.stderr
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--mode', 'network-flops'], '--mode network-flops needs --budget'),
+    (['--budget', '0'], '--budget: expected a finite number > 0, got 0'),
+    (['--mode', 'network-flops', '--budget', '-3.8'], '--budget: expected a finite number > 0, got -3.8'),
+    (['--budget', 'nan'], '--budget: expected a finite number > 0, got nan'),
+    (['--budget', 'inf'], '--budget: expected a finite number > 0, got inf'),
+])
+def test_allocation_demo_checks_the_budget_up_front(tmp_path, args, message):
+    out = run_tool([python(), 'tools/allocation_demo.py', '--work-dir', str(tmp_path / 'work'), '--data-root',
+                    str(tmp_path / 'data'), *args], timeout=120)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert f'error: {message}' in out.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_allocation_demo_modes_are_the_allocators(tmp_path):
+    out = run_tool([python(), 'tools/allocation_demo.py', '--mode', 'other'], timeout=120)
+    assert out.returncode == 2 and 'invalid choice' in out.stderr
+    assert all(mode in out.stderr for mode in MODES)
+
+
+def test_demo_leaves_a_folder_that_is_not_synthetic_shapes_alone(tmp_path):
+    data = tmp_path / 'coco'
+    (data / 'annotations').mkdir(parents=True)
+    (data / 'annotations' / 'instances_train2017.json').write_text('{}')
+    out = run_tool([python(), 'tools/demo.py', '--work-dir', str(tmp_path / 'work'), '--data-root', str(data)],
+                   timeout=120)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert f'[demo] {data}: exists and does not look like a synthetic shapes data set' in out.stderr
+    assert '[demo] training' not in out.stdout
+    assert [str(p.relative_to(tmp_path)) for p in sorted(tmp_path.rglob('*'))] == [
+        'coco', 'coco/annotations', 'coco/annotations/instances_train2017.json']
+
+
+@pytest.mark.slow
 def test_demo_trains_evaluates_and_draws(tmp_path):
     out = run_tool([python(), 'tools/demo.py', '--work-dir', str(tmp_path / 'work'), '--data-root',
                     str(tmp_path / 'data'), *TINY_DEMO])
@@ -24,6 +70,7 @@ def test_demo_trains_evaluates_and_draws(tmp_path):
     assert len(glob.glob(str(tmp_path / 'work' / 'detections' / '*.jpg'))) == 4
 
 
+@pytest.mark.slow
 def test_allocation_demo_runs_the_three_steps(tmp_path):
     out = run_tool([python(), 'tools/allocation_demo.py', '--work-dir', str(tmp_path / 'work'), '--data-root',
                     str(tmp_path / 'data'), *TINY_DEMO, 'param_scheduler.0.start_factor=1.0'])
