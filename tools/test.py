@@ -5,20 +5,16 @@ once with what to do; without CUDA, distributed runs use gloo. Checkpoints writt
 ``weights_only=True`` (importing mmdet_scalenet allow-lists exactly the classes they need).
 """
 import argparse
-import os
 import os.path as osp
 import sys
 import warnings
 from copy import deepcopy
 
 from mmengine import ConfigDict
-from mmengine.config import Config, DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
 from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmdet.evaluation import DumpDetResults
-from mmdet.utils import setup_cache_size_limit_of_dynamo
+from mmdet_scalenet.engine import RunSetupError, check_data, cli, set_data_root, setup_cpu_distributed
 
 
 def parse_args():
@@ -31,37 +27,14 @@ def parse_args():
     parser.add_argument('--show-dir', help='directory where painted images will be saved. If specified, it will be '
                         'automatically saved to the work_dir/timestamp/show_dir')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
-    parser.add_argument('--data-root', help='data set location, replacing the config\'s data_root everywhere')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override some settings in the used config, the key-value pair in xxx=yyy format will '
-                        'be merged into config file. If the value to be overwritten is a list, it should be like '
-                        'key="[a,b]" or key=a,b It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
-                        'Note that the quotation marks are necessary and that no white space is allowed.')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-                        help='job launcher')
     parser.add_argument('--tta', action='store_true')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    cli.add_common_args(parser)
+    return cli.parse_args(parser)
 
 
 def main():
     args = parse_args()
-    setup_cache_size_limit_of_dynamo()
-
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-
-    from mmdet_scalenet.engine import RunSetupError, check_data, set_data_root, setup_cpu_distributed
-
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = cli.load_config(args)
 
     try:
         if args.data_root:
@@ -99,7 +72,7 @@ def main():
         cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
 
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    runner = cli.build_runner(cfg)
     if args.out is not None:
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
     runner.test()

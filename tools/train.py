@@ -5,15 +5,11 @@ missing data set or missing pretrained weights stop the run at once with what to
 use gloo, and ``--amp`` says that it needs a GPU.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
-
-from mmdet.utils import setup_cache_size_limit_of_dynamo
+from mmdet_scalenet.engine import (RunSetupError, check_amp, check_data, check_pretrained, cli, set_data_root,
+                                   setup_cpu_distributed)
 
 
 def parse_args():
@@ -26,39 +22,13 @@ def parse_args():
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='If specify checkpoint path, resume from it, while if not specify, try to auto resume '
                         'from the latest checkpoint in the work directory.')
-    parser.add_argument('--data-root', help='data set location, replacing the config\'s data_root everywhere')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override some settings in the used config, the key-value pair in xxx=yyy format will '
-                        'be merged into config file. If the value to be overwritten is a list, it should be like '
-                        'key="[a,b]" or key=a,b It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
-                        'Note that the quotation marks are necessary and that no white space is allowed.')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-                        help='job launcher')
-    # torch.distributed.launch passes --local-rank (PyTorch >= 2.0) or --local_rank.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    cli.add_common_args(parser)
+    return cli.parse_args(parser)
 
 
 def main():
     args = parse_args()
-    setup_cache_size_limit_of_dynamo()
-
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-
-    # imported after the config, whose custom_imports may already have registered the package
-    from mmdet_scalenet.engine import RunSetupError, check_amp, check_data, check_pretrained, set_data_root
-    from mmdet_scalenet.engine import setup_cpu_distributed
-
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = cli.load_config(args)
 
     try:
         if args.data_root:
@@ -88,7 +58,7 @@ def main():
         sys.exit(f'tools/train.py: {e}')
     setup_cpu_distributed(cfg, args.launcher)
 
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    runner = cli.build_runner(cfg)
     runner.train()
 
 

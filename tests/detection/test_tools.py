@@ -105,3 +105,10 @@ def test_dist_train_with_two_gloo_processes(tiny_shapes, tmp_path):
     # 8 images / (2 processes x 2 per batch) = 2 iterations
     assert 'Epoch(train) [1][2/2]' in log
     assert (tmp_path / 'epoch_1.pth').is_file()
+    # and tools/dist_test.sh evaluates that checkpoint with the same two processes
+    out = run_tool(['bash', 'tools/dist_test.sh', DEMO_CONFIG, str(tmp_path / 'epoch_1.pth'), '2', '--work-dir',
+                    str(tmp_path / 'test'), '--data-root', tiny_shapes, '--cfg-options', *TINY_OPTIONS],
+                   env={'PYTHON': python(), 'OMP_NUM_THREADS': '1', 'PORT': '29618'})
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log[-4000:]
+    assert 'coco/bbox_mAP:' in log
