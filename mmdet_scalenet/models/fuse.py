@@ -34,6 +34,7 @@ nearest-or-bilinear choice, which depends on the runtime sizes, is computed in t
 serves every input size; see :mod:`mmdet_scalenet.export` and ``tools/export_onnx.py``.
 """
 import copy
+import functools
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -41,7 +42,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from .scale_aggregation import SABottleneck, downsample_by
+from .scale_aggregation import SABottleneck, downsample_by, nearest_fits
 
 __all__ = ['FusedConv2d', 'FusedSABottleneck', 'FusedScaleNet', 'fold_conv_bn', 'fuse_scalenet']
 
@@ -96,6 +97,7 @@ def _concat_convs(convs: Sequence[nn.Conv2d]) -> nn.Conv2d:
     return merged.requires_grad_(False)
 
 
+@functools.lru_cache(maxsize=None)
 def _onednn_available() -> bool:
     return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, '_convolution_pointwise')
 
@@ -168,11 +170,6 @@ class FusedConv2d(nn.Conv2d):
         return F.relu(y) if relu else y
 
 
-def _nearest_fits(size: Tuple[int, int], low: Tuple[int, int]) -> bool:
-    """The model's rule (``upsample_to``): nearest where ``size`` is a whole multiple of ``low``."""
-    return size[0] % low[0] == 0 and size[1] % low[1] == 0
-
-
 def _branch(conv: FusedConv2d, x: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
     """``relu(upsample_to(conv(x), size))``; the ReLU runs inside the conv where the upsample is the identity or
     nearest (``relu`` commutes with both), after a bilinear upsample otherwise."""
@@ -187,7 +184,7 @@ def _branch(conv: FusedConv2d, x: torch.Tensor, size: Tuple[int, int]) -> torch.
         return torch.where(remainder == 0, nearest, bilinear)
     if low == tuple(size):
         return conv(x, relu=True)
-    if _nearest_fits(size, low):
+    if nearest_fits(size, low):
         return F.interpolate(conv(x, relu=True), size=size, mode='nearest')
     return F.relu_(F.interpolate(conv(x, relu=False), size=size, mode='bilinear', align_corners=False))
 
@@ -299,8 +296,7 @@ class FusedScaleNet(nn.Module):
         return super().train(False)
 
 
-def fuse_scalenet(model: nn.Module, merge_shortcut: bool = False, channels_last: bool = True,
-                  device: Optional[torch.device] = None) -> FusedScaleNet:
+def fuse_scalenet(model: nn.Module, merge_shortcut: bool = False, channels_last: bool = True) -> FusedScaleNet:
     """The exact inference fast path of a :class:`~mmdet_scalenet.ScaleNet` (see the module docstring).
 
     Args:
@@ -308,12 +304,8 @@ def fuse_scalenet(model: nn.Module, merge_shortcut: bool = False, channels_last:
         merge_shortcut: run ``conv1`` and the shortcut projection of each stage's first block as one conv.
         channels_last: keep weights and activations in NHWC (faster convs on CPU with oneDNN, and on GPUs with
             tensor cores); outputs are then channels-last tensors with the same values.
-        device: move the fused model there (default: where ``model`` is).
 
     Returns:
         A new :class:`FusedScaleNet` in eval mode.
     """
-    fused = FusedScaleNet(model, merge_shortcut=merge_shortcut, channels_last=channels_last)
-    if device is not None:
-        fused.to(device)
-    return fused
+    return FusedScaleNet(model, merge_shortcut=merge_shortcut, channels_last=channels_last)

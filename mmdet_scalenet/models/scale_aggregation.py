@@ -14,7 +14,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..structure import branch_kernel_size
 
-__all__ = ['SABottleneck', 'branch_kernel_size', 'build_norm', 'downsample_by', 'upsample_to']
+__all__ = ['SABottleneck', 'branch_kernel_size', 'build_norm', 'downsample_by', 'nearest_fits', 'upsample_to']
 
 
 def build_norm(norm_cfg: dict, num_features: int, postfix=''):
@@ -37,12 +37,17 @@ def downsample_by(x: torch.Tensor, factor: int) -> torch.Tensor:
     return F.max_pool2d(x, kernel_size=kernel, stride=kernel)
 
 
+def nearest_fits(size: Tuple[int, int], low: Tuple[int, int]) -> bool:
+    """Whether :func:`upsample_to` takes nearest from ``low`` to ``size``: ``size`` a whole multiple of ``low``."""
+    return size[0] % low[0] == 0 and size[1] % low[1] == 0
+
+
 def upsample_to(x: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
     """Resize a pooled branch back to ``size``: nearest where ``size`` is a whole multiple of ``x``'s size
     (an exact inverse of the pooling grid), bilinear with ``align_corners=False`` otherwise, as the authors do."""
     if tuple(x.shape[-2:]) == tuple(size):
         return x
-    if size[0] % x.shape[-2] == 0 and size[1] % x.shape[-1] == 0:
+    if nearest_fits(size, x.shape[-2:]):
         return F.interpolate(x, size=size, mode='nearest')
     return F.interpolate(x, size=size, mode='bilinear', align_corners=False)
 
