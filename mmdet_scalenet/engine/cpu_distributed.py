@@ -5,6 +5,7 @@ DDP wrapper passes ``device_ids=[LOCAL_RANK]``, which DistributedDataParallel re
 we start the gloo process group ourselves (mmengine then skips its own start) and wrap the model with
 :class:`CPUDistributedDataParallel`.
 """
+import datetime
 import os
 import subprocess
 
@@ -52,7 +53,9 @@ def setup_cpu_distributed(cfg, launcher: str) -> bool:
         return False
     if launcher not in ('pytorch', 'slurm', 'mpi'):
         raise ValueError(f'launcher must be none, pytorch, slurm or mpi, got {launcher!r}')
-    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    # mmengine skips its own init_dist once the process group exists; the entry keeps its logged env truthful
+    dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    dist_cfg['backend'] = 'gloo'
     if cfg.get('model_wrapper_cfg') is None:
         cfg.model_wrapper_cfg = dict(
             type='CPUDistributedDataParallel',
@@ -60,5 +63,7 @@ def setup_cpu_distributed(cfg, launcher: str) -> bool:
             find_unused_parameters=cfg.get('find_unused_parameters', False))
     if not dist.is_initialized():
         _rank_env_from(launcher)
-        dist.init_process_group(backend='gloo', init_method='env://')
+        timeout = dist_cfg.get('timeout')  # seconds, as mmengine's init_dist takes it
+        dist.init_process_group(backend='gloo', init_method='env://',
+                                **({} if timeout is None else dict(timeout=datetime.timedelta(seconds=timeout))))
     return True

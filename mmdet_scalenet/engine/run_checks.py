@@ -20,11 +20,21 @@ def _dataloaders(cfg, names):
             yield name, loader['dataset']
 
 
-def _innermost(dataset):
-    """The dataset that holds the files (through RepeatDataset / ClassBalancedDataset wrappers)."""
-    while 'dataset' in dataset and 'ann_file' not in dataset:
-        dataset = dataset['dataset']
-    return dataset
+def _file_datasets(dataset):
+    """The datasets that hold the files, through wrappers (``RepeatDataset``, ``ClassBalancedDataset``: one
+    ``dataset``) and ``ConcatDataset`` (a ``datasets`` list)."""
+    if 'ann_file' not in dataset and 'dataset' in dataset:
+        yield from _file_datasets(dataset['dataset'])
+    elif 'ann_file' not in dataset and 'datasets' in dataset:
+        for member in dataset['datasets']:
+            yield from _file_datasets(member)
+    else:
+        yield dataset
+
+
+def _evaluators(cfg, name):
+    evaluators = cfg.get(name)
+    return [evaluators] if isinstance(evaluators, dict) else list(evaluators or [])
 
 
 def set_data_root(cfg, root: str) -> None:
@@ -33,27 +43,33 @@ def set_data_root(cfg, root: str) -> None:
     old = cfg.get('data_root')
     cfg.data_root = root
     for _, dataset in _dataloaders(cfg, ('train_dataloader', 'val_dataloader', 'test_dataloader')):
-        _innermost(dataset)['data_root'] = root
+        for files in _file_datasets(dataset):
+            files['data_root'] = root
     for name in ('val_evaluator', 'test_evaluator'):
-        evaluators = cfg.get(name)
-        for evaluator in ([evaluators] if isinstance(evaluators, dict) else evaluators or []):
+        for evaluator in _evaluators(cfg, name):
             ann = evaluator.get('ann_file')
             if ann and old and ann.startswith(old):
                 evaluator['ann_file'] = root + ann[len(old):]
 
 
 def check_data(cfg, loaders) -> None:
-    """Raise :class:`RunSetupError` if an annotation file or image folder of ``loaders`` is missing."""
+    """Raise :class:`RunSetupError` if an annotation file or image folder of ``loaders``, or the annotation file
+    of their evaluator (``val_dataloader``: ``val_evaluator``...), is missing."""
     missing = []
     for name, dataset in _dataloaders(cfg, loaders):
-        dataset = _innermost(dataset)
-        root = dataset.get('data_root') or ''
-        ann = dataset.get('ann_file')
-        if ann and '://' not in root and not os.path.isfile(os.path.join(root, ann)):
-            missing.append(f'{name}: annotation file {os.path.join(root, ann)}')
-        for prefix in (dataset.get('data_prefix') or {}).values():
-            if '://' not in root and not os.path.isdir(os.path.join(root, prefix)):
-                missing.append(f'{name}: image folder {os.path.join(root, prefix)}')
+        for files in _file_datasets(dataset):
+            root = files.get('data_root') or ''
+            ann = files.get('ann_file')
+            if ann and '://' not in root and not os.path.isfile(os.path.join(root, ann)):
+                missing.append(f'{name}: annotation file {os.path.join(root, ann)}')
+            for prefix in (files.get('data_prefix') or {}).values():
+                if '://' not in root and not os.path.isdir(os.path.join(root, prefix)):
+                    missing.append(f'{name}: image folder {os.path.join(root, prefix)}')
+        evaluator_name = name.replace('_dataloader', '_evaluator')
+        for evaluator in _evaluators(cfg, evaluator_name):
+            ann = evaluator.get('ann_file')
+            if ann and '://' not in ann and not os.path.isfile(ann):
+                missing.append(f'{evaluator_name}: annotation file {ann}')
     if missing:
         coco = any('instances_' in m for m in missing)
         advice = ('Download COCO 2017 (train2017 and val2017 images, annotations_trainval2017) from '
