@@ -317,7 +317,7 @@ def _make_inference(model: nn.Module, detector: bool, x: torch.Tensor, samples=N
 
 def run_benchmark(settings: BenchmarkSettings, log: Callable[[str], None] = print) -> dict:
     """Run the comparison; returns every timing and ratio (``format_report`` prints it)."""
-    if settings.threads:
+    if settings.threads is not None:
         torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
     generator = torch.Generator().manual_seed(settings.seed)

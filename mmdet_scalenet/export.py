@@ -12,6 +12,7 @@ factor. Below that the model clamps the pooling window to the map (``downsample_
 the ONNX graph does not contain; the export therefore declares that minimum and :func:`export_onnx` records it in
 the file's metadata (``min_input_size``).
 """
+import argparse
 import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -21,7 +22,18 @@ import torch.nn as nn
 from .models.fuse import fuse_scalenet
 from .structure import Structure
 
-__all__ = ['check_onnx', 'export_onnx', 'min_input_size']
+__all__ = ['check_onnx', 'export_onnx', 'min_input_size', 'parse_size']
+
+
+def parse_size(text: str) -> Tuple[int, int]:
+    """``'HxW'`` -> ``(H, W)``, each at least 32 (ScaleNet's total stride); an ``argparse`` type for the tools."""
+    try:
+        h, w = (int(v) for v in text.lower().split('x'))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected HxW (e.g. 224x224), got {text!r}') from None
+    if h < 32 or w < 32:
+        raise argparse.ArgumentTypeError(f'{text}: ScaleNet needs at least 32x32')
+    return h, w
 
 
 def _stem(side: int) -> int:

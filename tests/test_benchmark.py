@@ -57,6 +57,29 @@ def test_detector_benchmark_smoke(capsys):
     assert re.search(r'ratio ScaleNet / ResNet, peak memory: \d+\.\d+', text)
 
 
+@pytest.mark.parametrize('argv, message', [
+    (['--repeats', '0'], 'argument --repeats: expected an integer >= 1, got 0'),
+    (['--repeats', 'ten'], "argument --repeats: expected an integer, got 'ten'"),
+    (['--warmup', '-1'], 'argument --warmup: expected an integer >= 0, got -1'),
+    (['--batch', '0'], 'argument --batch: expected an integer >= 1, got 0'),
+    (['--train-batch', '0'], 'argument --train-batch: expected an integer >= 1, got 0'),
+    (['--threads', '0'], 'argument --threads: expected an integer >= 1, got 0'),
+    (['--sizes', '64x64', '16x64'], 'argument --sizes: 16x64: ScaleNet needs at least 32x32'),
+    (['--train-size', '64'], "argument --train-size: expected HxW (e.g. 224x224), got '64'"),
+])
+def test_bad_options_are_rejected_by_the_parser(capsys, argv, message):
+    with pytest.raises(SystemExit) as exited:
+        load_tool().main(argv)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unknown_structure_is_an_error_not_a_traceback():
+    with pytest.raises(SystemExit) as exited:  # fails building the first model, before any measurement
+        load_tool().main(['--structure', 'nope', '--sizes', '64x64', '--repeats', '1', '--no-train'])
+    assert str(exited.value.code).startswith("error: unknown structure 'nope': expected one of scalenet50")
+
+
 def test_resolve_config_finds_mmdet_configs():
     assert resolve_config('mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py').endswith(
         os.path.join('.mim', 'configs', 'faster_rcnn', 'faster-rcnn_r50_fpn_1x_coco.py'))

@@ -1,13 +1,16 @@
 """ONNX export with a dynamic input size: one file matches PyTorch at sizes that pick different upsamplings."""
+import argparse
 import importlib.util
 import os
 import sys
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from mmdet_scalenet import ScaleNet
-from mmdet_scalenet.export import min_input_size
+from mmdet_scalenet.export import _stem, min_input_size, parse_size
+from mmdet_scalenet.models.scale_aggregation import downsample_by, upsample_to
 
 from .models.test_fuse import randomised
 
@@ -38,10 +41,58 @@ def test_min_input_size_is_where_no_branch_pool_is_clamped():
 
 
 def test_the_two_sizes_take_different_upsamplings():
-    def stage1(side):
-        return ((side - 1) // 2 + 1 - 1) // 2 + 1
-    nearest = [stage1(h) % (stage1(h) // 2) == 0 and stage1(w) % (stage1(w) // 2) == 0 for h, w in SIZES]
-    assert nearest == [True, False]
+    stem = ScaleNet(depth=50, structure='scalenet50_light', num_stages=1, out_indices=(0, )).eval()
+    modes = []
+    for h, w in SIZES:
+        with torch.no_grad():
+            side = tuple(stem(torch.zeros(1, 3, h, w))[0].shape[-2:])
+        assert side == (_stem(h), _stem(w))  # export's stage-1 size is the model's
+        x = torch.randn(1, 1, *side)
+        branch = downsample_by(x, 2)  # the factor-2 branch, resized back by the model's rule
+        nearest = F.interpolate(branch, size=side, mode='nearest')
+        modes.append('nearest' if torch.equal(upsample_to(branch, side), nearest) else 'bilinear')
+    assert modes == ['nearest', 'bilinear']
+
+
+def test_parse_size():
+    assert parse_size('257X319') == (257, 319)
+    with pytest.raises(argparse.ArgumentTypeError, match='expected HxW'):
+        parse_size('224')
+    with pytest.raises(argparse.ArgumentTypeError, match='at least 32x32'):
+        parse_size('224x16')
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--structure', 'nope'], "error: unknown structure 'nope': expected one of scalenet50"),
+    (['--structure', 'scalenet50_light', '--max-size', '100'],
+     'error: --max-size 100 is below the minimum input size 221 of scalenet50_light'),
+    (['--structure', 'scalenet50_light', '--check', '224x224', '220x320', '64x64'],
+     'error: --check 220x320 64x64: each side must be in 221..4096 (the minimum input size of scalenet50_light '
+     'is 221, --max-size 4096)'),
+    (['--structure', 'scalenet50_light', '--max-size', '300', '--check', '224x224', '257x319'],
+     'error: --check 257x319: each side must be in 221..300'),
+])
+def test_export_tool_rejects_bad_options_before_exporting(tmp_path, argv, message):
+    path = tmp_path / 'out.onnx'
+    with pytest.raises(SystemExit) as exited:
+        load_tool('export_onnx').main([str(path), *argv])
+    assert str(exited.value.code).startswith(message)
+    assert not path.exists()
+
+
+def test_export_tool_rejects_small_check_sizes_in_the_parser(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exited:
+        load_tool('export_onnx').main([str(tmp_path / 'out.onnx'), '--check', '16x16'])
+    assert exited.value.code == 2
+    assert 'argument --check: 16x16: ScaleNet needs at least 32x32' in capsys.readouterr().err
+
+
+def test_export_tool_needs_a_scalenet_config(tmp_path):
+    config = tmp_path / 'resnet.py'
+    config.write_text("model = dict(backbone=dict(type='ResNet', depth=50))\n")
+    with pytest.raises(SystemExit) as exited:
+        load_tool('export_onnx').main([str(tmp_path / 'out.onnx'), '--config', str(config)])
+    assert exited.value.code == f'error: {config}: model.backbone is ResNet, not ScaleNet'
 
 
 @pytest.mark.slow

@@ -13,48 +13,59 @@ import os
 import sys
 
 
-def size(text):
-    try:
-        h, w = (int(v) for v in text.lower().split('x'))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'expected HxW (e.g. 224x224), got {text!r}') from None
-    if h < 32 or w < 32:
-        raise argparse.ArgumentTypeError(f'{text}: ScaleNet needs at least 32x32')
-    return h, w
+def at_least(minimum):
+    """An argparse type: an integer >= ``minimum``."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'expected an integer, got {text!r}') from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f'expected an integer >= {minimum}, got {value}')
+        return value
+    return parse
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    # OpenMP reads its wait policy when torch loads, and importing mmdet_scalenet (parse_size) loads torch: so the
+    # policy is read and applied first.
+    omp = argparse.ArgumentParser(add_help=False)
+    omp.add_argument('--omp-wait-policy', default='PASSIVE', choices=('PASSIVE', 'ACTIVE', 'default'),
+                     help='OpenMP workers sleep (PASSIVE, default here) or spin (ACTIVE, libgomp\'s default) '
+                     'between parallel regions. On a machine shared with other jobs, spinning workers stall '
+                     'every parallel region (measured: 10-40x slower, worst for many small ops); PASSIVE '
+                     'measures the networks, not the scheduler. Set before torch loads; ignored after.')
+    policy = omp.parse_known_args(argv)[0].omp_wait_policy
+    if policy != 'default' and 'torch' not in sys.modules:
+        os.environ.setdefault('OMP_WAIT_POLICY', policy)
+    from mmdet_scalenet.export import parse_size
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     parents=[omp])
     parser.add_argument('--depth', type=int, default=50, choices=(50, 101, 152))
     parser.add_argument('--structure', help='ScaleNet structure name or file (default: that of --depth)')
     parser.add_argument('--detector', action='store_true',
                         help='compare whole detectors (default config: mmdet Faster R-CNN R50 FPN)')
     parser.add_argument('--config', help='detector config whose backbone is swapped (implies --detector)')
-    parser.add_argument('--sizes', type=size, nargs='+', default=[(224, 224), (800, 1216)],
+    parser.add_argument('--sizes', type=parse_size, nargs='+', default=[(224, 224), (800, 1216)],
                         help='inference input sizes, HxW')
-    parser.add_argument('--train-size', type=size, help='training-step input size (default: the first of --sizes)')
-    parser.add_argument('--batch', type=int, default=1, help='inference batch size')
-    parser.add_argument('--train-batch', type=int, default=2, help='training-step batch size')
-    parser.add_argument('--threads', type=int, help='torch.set_num_threads (default: torch\'s choice)')
+    parser.add_argument('--train-size', type=parse_size,
+                        help='training-step input size (default: the first of --sizes)')
+    parser.add_argument('--batch', type=at_least(1), default=1, help='inference batch size')
+    parser.add_argument('--train-batch', type=at_least(1), default=2, help='training-step batch size')
+    parser.add_argument('--threads', type=at_least(1), help='torch.set_num_threads (default: torch\'s choice)')
     parser.add_argument('--device', default='cpu', help="'cpu' or 'cuda' (synchronised, GPU memory reported)")
-    parser.add_argument('--repeats', type=int, default=10)
-    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--repeats', type=at_least(1), default=10)
+    parser.add_argument('--warmup', type=at_least(0), default=2)
     parser.add_argument('--channels-last', action='store_true', help='both networks in channels-last layout')
     parser.add_argument('--no-fast-path', action='store_true', help='skip the fused (fast-path) inference rows')
     parser.add_argument('--no-train', action='store_true', help='skip the training step and memory')
-    parser.add_argument('--omp-wait-policy', default='PASSIVE', choices=('PASSIVE', 'ACTIVE', 'default'),
-                        help='OpenMP workers sleep (PASSIVE, default here) or spin (ACTIVE, libgomp\'s default) '
-                        'between parallel regions. On a machine shared with other jobs, spinning workers stall '
-                        'every parallel region (measured: 10-40x slower, worst for many small ops); PASSIVE '
-                        'measures the networks, not the scheduler. Set before torch loads; ignored after.')
     parser.add_argument('--out', help='also write the report to this file')
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.omp_wait_policy != 'default' and 'torch' not in sys.modules:
-        os.environ.setdefault('OMP_WAIT_POLICY', args.omp_wait_policy)
+    from mmdet_scalenet import StructureError
     from mmdet_scalenet.benchmark import BenchmarkSettings, format_report, run_benchmark
     settings = BenchmarkSettings(
         depth=args.depth, structure=args.structure, detector=args.detector or args.config is not None,
@@ -62,7 +73,11 @@ def main(argv=None):
         train_batch=args.train_batch, threads=args.threads, device=args.device, repeats=args.repeats,
         warmup=args.warmup, channels_last=args.channels_last, fast_path=not args.no_fast_path,
         train=not args.no_train)
-    report = format_report(run_benchmark(settings, log=lambda line: print(line, file=sys.stderr, flush=True)))
+    try:
+        result = run_benchmark(settings, log=lambda line: print(line, file=sys.stderr, flush=True))
+    except StructureError as e:
+        sys.exit(f'error: {e}')
+    report = format_report(result)
     print(report)
     if args.out:
         with open(args.out, 'w', encoding='utf-8') as f:

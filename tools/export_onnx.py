@@ -11,15 +11,8 @@ import argparse
 import sys
 
 
-def size(text):
-    try:
-        h, w = (int(v) for v in text.lower().split('x'))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'expected HxW (e.g. 224x224), got {text!r}') from None
-    return h, w
-
-
 def parse_args(argv=None):
+    from mmdet_scalenet.export import parse_size
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('out', help='the .onnx file to write')
     parser.add_argument('--depth', type=int, default=50, choices=(50, 101, 152))
@@ -28,7 +21,7 @@ def parse_args(argv=None):
     parser.add_argument('--checkpoint', help='weights: the authors\' ImageNet file, or a detector checkpoint '
                         '(its backbone.* keys are used)')
     parser.add_argument('--max-size', type=int, default=4096, help='largest input side the graph accepts')
-    parser.add_argument('--check', type=size, nargs='*', default=[(224, 224), (257, 319)],
+    parser.add_argument('--check', type=parse_size, nargs='*', default=[(224, 224), (257, 319)],
                         help='compare onnxruntime with PyTorch at these sizes (none: skip)')
     parser.add_argument('--tolerance', type=float, default=1e-4, help='max error relative to max(1, |output|)')
     return parser.parse_args(argv)
@@ -37,24 +30,27 @@ def parse_args(argv=None):
 def build_backbone(args):
     import mmdet_scalenet  # noqa: F401 (registers ScaleNet)
     from mmdet.registry import MODELS
-    from mmdet_scalenet.models.pretrained import read_state_dict
     if args.config:
         from mmengine.config import Config
         cfg = Config.fromfile(args.config).model.backbone
         if cfg.get('type') != 'ScaleNet':
-            raise SystemExit(f'{args.config}: model.backbone is {cfg.get("type")}, not ScaleNet')
+            raise SystemExit(f'error: {args.config}: model.backbone is {cfg.get("type")}, not ScaleNet')
         cfg = dict(cfg, init_cfg=None)
     else:
         cfg = dict(type='ScaleNet', depth=args.depth, init_cfg=None)
         if args.structure:
             cfg['structure'] = args.structure
-    model = MODELS.build(cfg)
-    if args.checkpoint:
-        state = read_state_dict(args.checkpoint)
+    return MODELS.build(cfg)
+
+
+def load_weights(model, checkpoint):
+    from mmdet_scalenet.models.pretrained import read_state_dict
+    if checkpoint:
+        state = read_state_dict(checkpoint)
         if any(key.startswith('backbone.') for key in state):
-            cfg_init = dict(type='Pretrained', checkpoint=args.checkpoint, prefix='backbone.')
+            cfg_init = dict(type='Pretrained', checkpoint=checkpoint, prefix='backbone.')
         else:
-            cfg_init = dict(type='Pretrained', checkpoint=args.checkpoint)
+            cfg_init = dict(type='Pretrained', checkpoint=checkpoint)
         model.init_cfg = cfg_init
         model.init_weights()
     else:
@@ -64,9 +60,20 @@ def build_backbone(args):
 
 def main(argv=None):
     args = parse_args(argv)
+    from mmdet_scalenet import StructureError
     from mmdet_scalenet.export import check_onnx, export_onnx, min_input_size
-    model = build_backbone(args)
+    try:
+        model = build_backbone(args)
+    except StructureError as e:
+        sys.exit(f'error: {e}')
     low = min_input_size(model.structure, model.num_stages)
+    if args.max_size < low:
+        sys.exit(f'error: --max-size {args.max_size} is below the minimum input size {low} of {model.structure.name}')
+    outside = [f'{h}x{w}' for h, w in args.check if min(h, w) < low or max(h, w) > args.max_size]
+    if outside:
+        sys.exit(f'error: --check {" ".join(outside)}: each side must be in {low}..{args.max_size} (the minimum '
+                 f'input size of {model.structure.name} is {low}, --max-size {args.max_size})')
+    model = load_weights(model, args.checkpoint)
     print(f'exporting {model.structure.name} (inputs {low}..{args.max_size} per side, dynamic batch) to {args.out}')
     export_onnx(model, args.out, max_size=args.max_size)
     failed = False
