@@ -27,16 +27,10 @@ run = functools.partial(demo.run, tag=TAG)
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--work-dir', default=os.path.join(demo.ROOT, 'work_dirs', 'allocation'))
-    parser.add_argument('--data-root', default=os.path.join(demo.ROOT, 'data', 'synthetic_shapes'))
-    parser.add_argument('--num-train', type=demo.positive_int,
-                        help='training images (default: the demo config\'s demo_data)')
-    parser.add_argument('--num-val', type=demo.positive_int,
-                        help='validation images (default: the demo config\'s demo_data)')
+    demo.add_demo_args(parser, 'allocation')
     parser.add_argument('--mode', default='block-flops', choices=MODES)
     parser.add_argument('--budget', type=float,
                         help='tools/allocate_neurons.py --budget (required with --mode network-flops)')
-    parser.add_argument('--cfg-options', nargs='+', default=[], help='passed to every tools/train.py and test.py')
     args = parser.parse_args()
     # checked here, not only by tools/allocate_neurons.py after the seed detector's training
     if args.mode == 'network-flops' and args.budget is None:

@@ -64,13 +64,18 @@ def evaluate(config, work_dir, data_root, options=(), extra=(), tag='demo'):
         return json.load(f)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument('--work-dir', default=os.path.join(ROOT, 'work_dirs', 'demo'))
+def add_demo_args(parser, work_dir):
+    """The flags both demo scripts take: where to work, where the data goes, its size, config overrides."""
+    parser.add_argument('--work-dir', default=os.path.join(ROOT, 'work_dirs', work_dir))
     parser.add_argument('--data-root', default=os.path.join(ROOT, 'data', 'synthetic_shapes'))
     parser.add_argument('--num-train', type=positive_int, help='training images (default: the config\'s demo_data)')
     parser.add_argument('--num-val', type=positive_int, help='validation images (default: the config\'s demo_data)')
-    parser.add_argument('--cfg-options', nargs='+', default=[], help='passed to tools/train.py and tools/test.py')
+    parser.add_argument('--cfg-options', nargs='+', default=[], help='passed to every tools/train.py and test.py')
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    add_demo_args(parser, 'demo')
     args = parser.parse_args()
     start = time.time()
 

@@ -262,6 +262,9 @@ class FusedScaleNet(nn.Module):
 
     def __init__(self, model: nn.Module, merge_shortcut: bool = False, channels_last: bool = True):
         super().__init__()
+        from .scalenet import ScaleNet  # scalenet.py imports this module on fuse()
+        if not isinstance(model, ScaleNet):
+            raise TypeError(f'only a ScaleNet can be fused, got {type(model).__name__}')
         self.structure = model.structure
         self.num_stages = model.num_stages
         self.out_indices = tuple(model.out_indices)

@@ -157,3 +157,8 @@ def test_fused_conv_onednn_path_equals_the_reference_path(relu):
     clone = copy.deepcopy(fused)
     with torch.no_grad():
         torch.testing.assert_close(clone(x, residual=residual), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_only_scalenets_can_be_fused():
+    with pytest.raises(TypeError, match='only a ScaleNet can be fused, got Sequential'):
+        fuse_scalenet(nn.Sequential(nn.Conv2d(3, 8, 3)))
