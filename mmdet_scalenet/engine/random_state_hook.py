@@ -4,6 +4,7 @@ import random
 import numpy as np
 import torch
 from mmdet.registry import HOOKS
+from mmengine.dist import get_world_size
 from mmengine.hooks import Hook
 
 __all__ = ['RandomStateHook']
@@ -18,6 +19,8 @@ class RandomStateHook(Hook):
     augmentation, RPN and RoI sampling) differ from those of an uninterrupted run. With this hook, a run stopped after
     epoch k and resumed draws exactly what the uninterrupted run drew in epoch k + 1 (given deterministic kernels and
     no validation between the checkpoint and the next epoch). Loading weights with ``load_from`` restores nothing.
+    Only rank 0 writes checkpoints, so in a multi-process run every rank restores rank 0's states: the resumed run
+    is then not bit for bit the uninterrupted one (a warning says so).
     """
     priority = 'VERY_LOW'
 
@@ -46,3 +49,6 @@ class RandomStateHook(Hook):
         if state['cuda'] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state['cuda'])
         runner.logger.info('restored the random number generator states saved in the resumed checkpoint')
+        if get_world_size() > 1:
+            runner.logger.warning('the checkpoint holds the random states of rank 0 only; every rank restored them, '
+                                  'so this resumed run does not repeat the uninterrupted one bit for bit')
