@@ -41,16 +41,20 @@ def _stem(side: int) -> int:
     return (side + 2 * 1 - 3) // 2 + 1  # 3x3 max-pool, stride 2, pad 1
 
 
-def min_input_size(structure: Structure, num_stages: int = 4) -> int:
-    """The smallest input side for which no branch of ``structure`` pools a map smaller than its factor."""
+def min_input_size(structure: Structure, num_stages: int = 4, strides: Optional[Sequence[int]] = None) -> int:
+    """The smallest input side for which no branch of ``structure`` (with the stage ``strides``, default the
+    network's ``(1, 2, 2, 2)``) pools a map smaller than its factor."""
+    strides = tuple(strides) if strides is not None else (1, 2, 2, 2)[:num_stages]
     stages = [structure.stage(i) for i in range(num_stages)]
     for side in range(32, 4097):
         s, ok = _stem(side), True
         for i, blocks in enumerate(stages):
-            if i > 0:
-                s //= 2
+            if s < strides[i]:
+                ok = False
+                break
+            s //= strides[i]
             factors = [f for channels, _ in blocks for f, c in zip(structure.scale_factors, channels) if c > 0]
-            if s < max(factors + [2 if i < num_stages - 1 else 1]):
+            if s < max(factors):
                 ok = False
                 break
         if ok:
@@ -67,7 +71,7 @@ def export_onnx(model: nn.Module, path: str, max_size: int = 4096, opset: Option
     """
     import onnx
     fused = fuse_scalenet(model, channels_last=False, merge_shortcut=False).cpu().float()
-    low = min_input_size(model.structure, model.num_stages)
+    low = min_input_size(model.structure, model.num_stages, model.strides)
     height = torch.export.Dim('height', min=low, max=max_size)
     width = torch.export.Dim('width', min=low, max=max_size)
     batch = torch.export.Dim('batch', min=1, max=256)

@@ -38,6 +38,8 @@ def test_min_input_size_is_where_no_branch_pool_is_clamped():
     full = ScaleNet(depth=50, structure='scalenet50').structure
     assert min_input_size(full) <= 221
     assert min_input_size(light, num_stages=3) < 221
+    # DC5 keeps stage 4 at stride 16: its factor-7 branch has a 7x7 map from a 109x109 input
+    assert min_input_size(light, strides=(1, 2, 2, 1)) == 109
 
 
 def test_the_two_sizes_take_different_upsamplings():

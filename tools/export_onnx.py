@@ -66,7 +66,7 @@ def main(argv=None):
         model = build_backbone(args)
     except StructureError as e:
         sys.exit(f'error: {e}')
-    low = min_input_size(model.structure, model.num_stages)
+    low = min_input_size(model.structure, model.num_stages, model.strides)
     if args.max_size < low:
         sys.exit(f'error: --max-size {args.max_size} is below the minimum input size {low} of {model.structure.name}')
     outside = [f'{h}x{w}' for h, w in args.check if min(h, w) < low or max(h, w) > args.max_size]

@@ -3,7 +3,7 @@ import random
 
 import numpy as np
 import torch
-from mmdet.registry import HOOKS
+from mmengine.registry import HOOKS
 from mmengine.dist import get_world_size
 from mmengine.hooks import Hook
 

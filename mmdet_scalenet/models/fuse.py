@@ -27,7 +27,8 @@ What the fast path changes, and why each step is exact:
   does not pay: the split output costs the ReLU and residual-add fusion a copy.
 
 Only BatchNorm can be folded: a model built with GroupNorm (whose eval output depends on the input's statistics)
-or with a conv type other than ``nn.Conv2d`` (e.g. DCN from ``conv_cfg``) is refused with a ``ValueError``.
+or with a conv type other than ``nn.Conv2d`` is refused with a ``ValueError``, and so is a model with deformable
+convs (``dcn``) or ``plugins``, naming the argument. Strides and dilations are supported.
 
 Under ``torch.export`` (and so ``torch.onnx.export(..., dynamo=True)``) the convs run as plain ``F.conv2d`` and the
 nearest-or-bilinear choice, which depends on the runtime sizes, is computed in the graph, so one exported graph
@@ -50,8 +51,8 @@ __all__ = ['FusedConv2d', 'FusedSABottleneck', 'FusedScaleNet', 'fold_conv_bn', 
 def _check_conv(conv: nn.Module, name: str) -> nn.Conv2d:
     if type(conv) is not nn.Conv2d:
         raise ValueError(f'{name}: only nn.Conv2d can be fused, got {type(conv).__name__} (conv_cfg)')
-    if conv.groups != 1 or conv.dilation != (1, 1) or conv.padding_mode != 'zeros':
-        raise ValueError(f'{name}: only plain convs (groups=1, dilation=1, zero padding) can be fused')
+    if conv.groups != 1 or conv.padding_mode != 'zeros':
+        raise ValueError(f'{name}: only plain convs (groups=1, zero padding) can be fused')
     return conv
 
 
@@ -77,7 +78,8 @@ def fold_conv_bn(conv: nn.Conv2d, norm: _BatchNorm, name: str = 'conv') -> nn.Co
     if norm.affine:
         shift = shift + norm.bias.detach().double()
     fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, stride=conv.stride,
-                      padding=conv.padding, bias=True).to(device=weight.device, dtype=conv.weight.dtype)
+                      padding=conv.padding, dilation=conv.dilation, bias=True).to(device=weight.device,
+                                                                                  dtype=conv.weight.dtype)
     fused.weight.data.copy_(weight * scale.reshape(-1, 1, 1, 1))
     fused.bias.data.copy_(bias * scale + shift)
     return fused.requires_grad_(False)
@@ -87,11 +89,12 @@ def _concat_convs(convs: Sequence[nn.Conv2d]) -> nn.Conv2d:
     """One conv computing ``cat([c(x) for c in convs], dim=1)``; the convs must agree on everything else."""
     first = convs[0]
     for conv in convs[1:]:
-        if (conv.in_channels, conv.kernel_size, conv.stride, conv.padding) != (
-                first.in_channels, first.kernel_size, first.stride, first.padding):
-            raise ValueError('convs to merge must share input channels, kernel, stride and padding')
+        if (conv.in_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation) != (
+                first.in_channels, first.kernel_size, first.stride, first.padding, first.dilation):
+            raise ValueError('convs to merge must share input channels, kernel, stride, padding and dilation')
     merged = nn.Conv2d(first.in_channels, sum(c.out_channels for c in convs), first.kernel_size,
-                       stride=first.stride, padding=first.padding, bias=True).to(first.weight)
+                       stride=first.stride, padding=first.padding, dilation=first.dilation,
+                       bias=True).to(first.weight)
     merged.weight.data.copy_(torch.cat([c.weight.detach() for c in convs]))
     merged.bias.data.copy_(torch.cat([c.bias.detach() for c in convs]))
     return merged.requires_grad_(False)
@@ -113,7 +116,8 @@ class FusedConv2d(nn.Conv2d):
 
     def __init__(self, conv: nn.Conv2d, relu: bool = False):
         super().__init__(conv.in_channels, conv.out_channels, conv.kernel_size, stride=conv.stride,
-                         padding=conv.padding, bias=True, device=conv.weight.device, dtype=conv.weight.dtype)
+                         padding=conv.padding, dilation=conv.dilation, bias=True, device=conv.weight.device,
+                         dtype=conv.weight.dtype)
         self.weight.data.copy_(conv.weight.detach())
         self.bias.data.copy_(conv.bias.detach())
         self.requires_grad_(False)
@@ -265,6 +269,12 @@ class FusedScaleNet(nn.Module):
         from .scalenet import ScaleNet  # scalenet.py imports this module on fuse()
         if not isinstance(model, ScaleNet):
             raise TypeError(f'only a ScaleNet can be fused, got {type(model).__name__}')
+        if model.dcn is not None and any(model.stage_with_dcn):
+            raise ValueError('dcn: the fast path folds BatchNorms into plain convs and does not run deformable '
+                             'convs; run this model unfused (dilations and strides are supported)')
+        if model.plugins:
+            raise ValueError('plugins: the fast path does not run plugins (they sit between the fused convs and '
+                             'their residual add); run this model unfused')
         self.structure = model.structure
         self.num_stages = model.num_stages
         self.out_indices = tuple(model.out_indices)

@@ -9,19 +9,29 @@ import copy
 import os
 import pickle
 from collections import OrderedDict
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Collection, Dict, Optional, Tuple
 
 import torch
 import torch.nn as nn
 from mmengine.logging import print_log
-from mmengine.model.weight_init import update_init_info
+from mmengine.model.weight_init import PretrainedInit, update_init_info
 from mmengine.runner.checkpoint import CheckpointLoader
 
-__all__ = ['CheckpointMismatchError', 'StrictPretrainedMixin', 'load_pretrained', 'read_state_dict', 'split_pretrained']
+__all__ = [
+    'CheckpointMismatchError', 'StrictPretrainedMixin', 'is_pretrained_cfg', 'load_pretrained', 'read_state_dict',
+    'split_pretrained'
+]
 
 
 class CheckpointMismatchError(RuntimeError):
     """A checkpoint's keys or shapes do not match the module it is loaded into."""
+
+
+def is_pretrained_cfg(cfg) -> bool:
+    """Whether an init_cfg entry loads a checkpoint: ``type='Pretrained'`` (mmengine's registered name) or
+    ``type=PretrainedInit`` (the class itself, as pure-Python configs write it), or a subclass of it."""
+    kind = cfg.get('type') if isinstance(cfg, dict) else None
+    return kind == 'Pretrained' or (isinstance(kind, type) and issubclass(kind, PretrainedInit))
 
 
 def split_pretrained(init_cfg) -> Tuple[Optional[dict], Optional[list]]:
@@ -29,10 +39,10 @@ def split_pretrained(init_cfg) -> Tuple[Optional[dict], Optional[list]]:
     if init_cfg is None:
         return None, None
     cfgs = [init_cfg] if isinstance(init_cfg, dict) else list(init_cfg)
-    pretrained = [cfg for cfg in cfgs if cfg.get('type') == 'Pretrained']
+    pretrained = [cfg for cfg in cfgs if is_pretrained_cfg(cfg)]
     if len(pretrained) > 1:
         raise ValueError(f'init_cfg has {len(pretrained)} Pretrained entries; expected at most one')
-    others = [cfg for cfg in cfgs if cfg.get('type') != 'Pretrained']
+    others = [cfg for cfg in cfgs if not is_pretrained_cfg(cfg)]
     return (copy.deepcopy(pretrained[0]) if pretrained else None), others
 
 
@@ -71,7 +81,8 @@ def _summary(keys, limit: int = 20) -> str:
     return ', '.join(keys[:limit]) + more
 
 
-def load_pretrained(module: nn.Module, cfg: dict, ignore: Callable[[str], bool] = lambda key: False) -> None:
+def load_pretrained(module: nn.Module, cfg: dict, ignore: Callable[[str], bool] = lambda key: False,
+                    optional: Collection[str] = ()) -> None:
     """Load ``cfg['checkpoint']`` into ``module`` strictly.
 
     Args:
@@ -79,6 +90,8 @@ def load_pretrained(module: nn.Module, cfg: dict, ignore: Callable[[str], bool] 
         cfg: a ``Pretrained`` init_cfg: ``checkpoint``, optional ``prefix`` (keep only keys under it, stripped)
             and ``map_location``.
         ignore: keys of the file (after prefix stripping) that may be left unused.
+        optional: keys of ``module`` that the file may lack (parts the pretrained network does not have, such as
+            plugins); those keep their initialisation and are listed in the log.
 
     Raises:
         FileNotFoundError: the file does not exist.
@@ -86,6 +99,8 @@ def load_pretrained(module: nn.Module, cfg: dict, ignore: Callable[[str], bool] 
     """
     filename = cfg['checkpoint']
     prefix = cfg.get('prefix')
+    if prefix and not prefix.endswith('.'):
+        prefix += '.'  # as mmengine's PretrainedInit: prefix='backbone' selects 'backbone.*'
     state = read_state_dict(filename, cfg.get('map_location', 'cpu'))
     if prefix:
         state = OrderedDict((k[len(prefix):], v) for k, v in state.items() if k.startswith(prefix))
@@ -93,7 +108,9 @@ def load_pretrained(module: nn.Module, cfg: dict, ignore: Callable[[str], bool] 
             raise CheckpointMismatchError(f'{filename}: no key starts with prefix {prefix!r}')
     own = module.state_dict()
     # BatchNorm itself tolerates a missing num_batches_tracked (checkpoints from PyTorch < 0.4.1 lack it).
-    missing = [k for k in own if k not in state and not k.endswith('num_batches_tracked')]
+    absent = [k for k in own if k not in state and not k.endswith('num_batches_tracked')]
+    missing = [k for k in absent if k not in optional]
+    kept = [k for k in absent if k in optional]
     unexpected = [k for k in state if k not in own and not ignore(k)]
     mismatched = [f'{k} (checkpoint {tuple(state[k].shape)}, model {tuple(own[k].shape)})'
                   for k in own if k in state and state[k].shape != own[k].shape]
@@ -109,7 +126,13 @@ def load_pretrained(module: nn.Module, cfg: dict, ignore: Callable[[str], bool] 
         lines.append('  Check that the structure (and depth) matches the one the checkpoint was trained with.')
         raise CheckpointMismatchError('\n'.join(lines))
     module.load_state_dict(OrderedDict((k, v) for k, v in state.items() if k in own), strict=False)
-    print_log(f'loaded {len(own)} tensors into {type(module).__name__} from {filename}', logger='current')
+    print_log(f'loaded {len(own) - len(kept)} tensors into {type(module).__name__} from {filename}',
+              logger='current')
+    if kept:
+        modules = sorted({key.rsplit('.', 1)[0] for key in kept})
+        print_log(f'{len(kept)} tensors of {type(module).__name__} are not in {filename} (parts the pretrained '
+                  f'network does not have) and keep their initialisation, in {len(modules)} modules: '
+                  + ', '.join(modules), logger='current')
     if hasattr(module, '_params_init_info'):
         update_init_info(module, init_info=f'Pretrained (strict): load from {filename}')
 
@@ -118,11 +141,15 @@ class StrictPretrainedMixin:
     """For an mmengine ``BaseModule``: a ``Pretrained`` entry of ``init_cfg`` is loaded by :func:`load_pretrained`
     (strict) after every other initialisation, instead of by mmengine's lenient ``PretrainedInit``.
 
-    Subclasses name the keys of the file they may leave unused in :meth:`ignored_checkpoint_key`.
+    Subclasses name the keys of the file they may leave unused in :meth:`ignored_checkpoint_key`, and their own
+    keys that the file may lack in :meth:`extension_keys`.
     """
 
     def ignored_checkpoint_key(self, key: str) -> bool:
         return False
+
+    def extension_keys(self) -> Collection[str]:
+        return ()
 
     def init_weights(self) -> None:
         original = self.init_cfg
@@ -132,4 +159,4 @@ class StrictPretrainedMixin:
         finally:
             self.init_cfg = original
         if pretrained_cfg is not None:
-            load_pretrained(self, pretrained_cfg, ignore=self.ignored_checkpoint_key)
+            load_pretrained(self, pretrained_cfg, ignore=self.ignored_checkpoint_key, optional=self.extension_keys())

@@ -2,19 +2,25 @@
 
 Li et al., "Data-Driven Neuron Allocation for Scale Aggregation Networks", CVPR 2019, Sec. 3.1 and Fig. 2.
 """
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torch.utils.checkpoint as cp
-from mmcv.cnn import build_conv_layer, build_norm_layer
+from mmcv.cnn import build_conv_layer, build_norm_layer, build_plugin_layer
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..structure import branch_kernel_size
 
-__all__ = ['SABottleneck', 'branch_kernel_size', 'build_norm', 'downsample_by', 'nearest_fits', 'upsample_to']
+__all__ = [
+    'PLUGIN_POSITIONS', 'SABottleneck', 'branch_kernel_size', 'build_norm', 'conv_at_least_kernel', 'downsample_by',
+    'nearest_fits', 'upsample_to'
+]
+
+#: Where a block runs mmdet-style plugins, as mmdet's ``Bottleneck``.
+PLUGIN_POSITIONS = ('after_conv1', 'after_conv2', 'after_conv3')
 
 
 def build_norm(norm_cfg: dict, num_features: int, postfix=''):
@@ -52,8 +58,23 @@ def upsample_to(x: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
     return F.interpolate(x, size=size, mode='bilinear', align_corners=False)
 
 
+def conv_at_least_kernel(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``conv(x)`` for a 'same'-padded conv, also where ``x`` is smaller than the kernel.
+
+    mmcv's deformable convs refuse such maps, and a pooled branch can be one (the factor-7 map of stage 4 is 2x2
+    at 640x640). Zero-padding ``x`` at the bottom and right to the kernel size and cropping the output is exact:
+    the conv reads zeros there anyway (mmcv's own ``DeformConv2d`` pads the same way).
+    """
+    kernel_h, kernel_w = conv.kernel_size if isinstance(conv.kernel_size, tuple) else (conv.kernel_size, ) * 2
+    pad_h, pad_w = max(kernel_h - x.shape[-2], 0), max(kernel_w - x.shape[-1], 0)
+    if not (pad_h or pad_w):
+        return conv(x)
+    y = conv(F.pad(x, (0, pad_w, 0, pad_h)))
+    return y[..., :y.shape[-2] - pad_h, :y.shape[-1] - pad_w]
+
+
 class SABottleneck(BaseModule):
-    """ResNet bottleneck whose 3x3 conv is a scale-aggregation block (ScaleNet, Li et al., CVPR 2019).
+    """ResNet bottleneck whose 3x3 conv is a scale-aggregation block (ScaleNet, Li et al., CVPR 2019, Sec. 3.1).
 
     ``x -> [2x2 max-pool if stride 2] -> conv1 1x1 -> norm -> ReLU -> SA -> conv3 1x1 -> norm -> + shortcut -> ReLU``.
 
@@ -70,9 +91,15 @@ class SABottleneck(BaseModule):
         side: the block's feature-map side for a 224x224 input (decides kernel sizes).
         scale_factors: downsampling factor of each branch.
         stride: 2 starts the block with a 2x2 max-pool (applied before both paths), 1 does not.
+        dilation: dilation (and padding) of the 3x3 branch convs; pooling factors and kernels are unchanged.
         downsample: the shortcut projection, or None for identity.
         with_cp: use gradient checkpointing (``use_reentrant=False``).
         conv_cfg, norm_cfg: mmcv layer configs.
+        dcn: mmcv conv config (``DCN``, ``DCNv2``) for the 3x3 branch convs, as mmdet's ``Bottleneck`` builds its
+            3x3 conv; 1x1 branch convs stay plain. ``fallback_on_stride=True`` in it builds plain convs, as mmdet.
+        plugins: mmcv plugin configs, each ``dict(cfg=..., position=...)`` with position ``after_conv1``,
+            ``after_conv2`` (after the SA block's ReLU) or ``after_conv3`` (before the residual add), run where
+            mmdet's ``Bottleneck`` runs them.
         init_cfg: mmengine init config.
     """
     expansion = 4
@@ -84,20 +111,26 @@ class SABottleneck(BaseModule):
                  side: int,
                  scale_factors: Sequence[int] = (1, 2, 4, 7),
                  stride: int = 1,
+                 dilation: int = 1,
                  downsample: Optional[nn.Module] = None,
                  with_cp: bool = False,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN', requires_grad=True),  # noqa: B008 (never mutated)
+                 dcn: Optional[dict] = None,
+                 plugins: Optional[Sequence[dict]] = None,
                  init_cfg=None):
         super().__init__(init_cfg)
         if stride not in (1, 2):
             raise ValueError(f'stride must be 1 or 2, got {stride}')
+        if not isinstance(dilation, int) or dilation < 1:
+            raise ValueError(f'dilation must be a positive integer, got {dilation!r}')
         if len(branch_channels) != len(scale_factors):
             raise ValueError(f'branch_channels {list(branch_channels)} and scale_factors {list(scale_factors)} '
                              f'differ in length')
         if sum(branch_channels) == 0:
             raise ValueError('branch_channels are all 0: an SA block needs at least one branch')
         self.stride = stride
+        self.dilation = dilation
         self.with_cp = with_cp
         self.scale_factors = tuple(scale_factors)
         self.branch_channels = tuple(branch_channels)
@@ -107,14 +140,20 @@ class SABottleneck(BaseModule):
         self.norm1_name, norm1 = build_norm(norm_cfg, planes, postfix=1)
         self.add_module(self.norm1_name, norm1)
 
+        dcn = _branch_dcn(dcn, conv_cfg)
+        self.with_dcn = dcn is not None
         self.conv2 = nn.ModuleDict()
         norms2 = nn.ModuleDict()
         for i, channels in enumerate(branch_channels):
             if channels == 0:
                 continue
             kernel = branch_kernel_size(side, i)
-            self.conv2[str(i)] = build_conv_layer(
-                conv_cfg, planes, channels, kernel_size=kernel, padding=kernel // 2, bias=False)
+            if kernel == 1:  # nothing to dilate or deform
+                conv = build_conv_layer(conv_cfg, planes, channels, kernel_size=1, bias=False)
+            else:
+                conv = build_conv_layer(dcn if dcn is not None else conv_cfg, planes, channels, kernel_size=kernel,
+                                        padding=dilation * (kernel // 2), dilation=dilation, bias=False)
+            self.conv2[str(i)] = conv
             self.norm2_name, norms2[str(i)] = build_norm(norm_cfg, channels, postfix=2)
         self.add_module(self.norm2_name, norms2)
 
@@ -125,6 +164,22 @@ class SABottleneck(BaseModule):
 
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
+
+        widths = {'after_conv1': planes, 'after_conv2': sum(branch_channels),
+                  'after_conv3': planes * self.expansion}
+        self.plugin_names = {position: [] for position in PLUGIN_POSITIONS}
+        for plugin in plugins or ():
+            position = plugin.get('position')
+            if position not in widths or 'cfg' not in plugin:
+                raise ValueError(f'plugins: expected dict(cfg=..., position=one of {list(PLUGIN_POSITIONS)}), '
+                                 f'got {plugin!r}')
+            cfg = dict(plugin['cfg'])
+            name, layer = build_plugin_layer(cfg, in_channels=widths[position], postfix=cfg.pop('postfix', ''))
+            if hasattr(self, name):
+                raise ValueError(f'plugins: two plugins named {name!r} in one block; give them a "postfix"')
+            self.add_module(name, layer)
+            self.plugin_names[position].append(name)
+        self.with_plugins = any(self.plugin_names.values())
 
     @property
     def norm1(self) -> nn.Module:
@@ -139,12 +194,34 @@ class SABottleneck(BaseModule):
     def norm3(self) -> nn.Module:
         return getattr(self, self.norm3_name)
 
+    def extension_modules(self) -> List[str]:
+        """Names of the submodules that the authors' network does not have: the plugins and the offset convs of
+        deformable branch convs. Their parameters keep their initialisation when released weights are loaded."""
+        names = [name for position in PLUGIN_POSITIONS for name in self.plugin_names[position]]
+        names += [f'conv2.{key}.conv_offset' for key, conv in self.conv2.items() if hasattr(conv, 'conv_offset')]
+        return names
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        # A deformable conv starts as its plain conv (zero offsets), as in mmcv and the DCN papers; the backbone's
+        # Kaiming init of every Conv2d would otherwise have reached the offset convs too.
+        for conv in self.conv2.values():
+            if hasattr(conv, 'conv_offset'):
+                nn.init.zeros_(conv.conv_offset.weight)
+                if conv.conv_offset.bias is not None:
+                    nn.init.zeros_(conv.conv_offset.bias)
+
+    def _plugins(self, x: torch.Tensor, position: str) -> torch.Tensor:
+        for name in self.plugin_names[position]:
+            x = getattr(self, name)(x)
+        return x
+
     def scale_aggregation(self, x: torch.Tensor) -> torch.Tensor:
         """The SA block: per branch pool, conv, upsample, norm; concatenate; ReLU."""
         size = (x.shape[-2], x.shape[-1])
         outs = []
         for key, conv in self.conv2.items():
-            y = conv(downsample_by(x, self.scale_factors[int(key)]))
+            y = conv_at_least_kernel(conv, downsample_by(x, self.scale_factors[int(key)]))
             norm = self.norm2[key]
             if isinstance(norm, _BatchNorm) and not norm.training and norm.running_mean is not None:
                 # An eval-mode BN (running statistics) is a per-channel affine map and both upsamplings are convex
@@ -161,8 +238,9 @@ class SABottleneck(BaseModule):
                 x = downsample_by(x, 2)
             identity = x if self.downsample is None else self.downsample(x)
             out = self.relu(self.norm1(self.conv1(x)))
-            out = self.scale_aggregation(out)
-            out = self.norm3(self.conv3(out))
+            out = self._plugins(out, 'after_conv1')
+            out = self._plugins(self.scale_aggregation(out), 'after_conv2')
+            out = self._plugins(self.norm3(self.conv3(out)), 'after_conv3')
             return out + identity
 
         if self.with_cp and x.requires_grad:
@@ -170,3 +248,19 @@ class SABottleneck(BaseModule):
         else:
             out = _inner_forward(x)
         return self.relu(out)
+
+
+def _branch_dcn(dcn: Optional[dict], conv_cfg: Optional[dict]) -> Optional[dict]:
+    """The conv config of the deformable 3x3 branch convs, or None (no dcn, or mmdet's ``fallback_on_stride``)."""
+    if dcn is None:
+        return None
+    if not isinstance(dcn, dict) or 'type' not in dcn:
+        raise TypeError(f'dcn must be an mmcv conv config dict with a "type" (e.g. dict(type="DCNv2", '
+                        f'deform_groups=1)), got {dcn!r}')
+    dcn = dict(dcn)
+    if dcn.pop('fallback_on_stride', False):
+        return None
+    import mmcv.ops  # noqa: F401  (registers DCN and DCNv2 with mmcv's conv layers; compiled, so imported on use)
+    if conv_cfg is not None:
+        raise ValueError(f'conv_cfg must be None when dcn is set (as in mmdet\'s ResNet), got {conv_cfg!r}')
+    return dcn

@@ -1,23 +1,26 @@
 """ScaleNet backbone for MMDetection (Li et al., "Data-Driven Neuron Allocation for Scale Aggregation Networks",
 CVPR 2019, arXiv 1904.09460)."""
+import copy
 import warnings
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Set, Tuple
 
 import torch
 import torch.nn as nn
 from mmcv.cnn import build_conv_layer
-from mmdet.registry import MODELS
+from mmengine.registry import MODELS
 from mmengine.model import BaseModule, Sequential
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..structure import DEFAULT_STRUCTURES, STAGE_BLOCKS, STAGE_PLANES, Structure, load_structure
 from .pretrained import StrictPretrainedMixin
-from .scale_aggregation import SABottleneck, build_norm
+from .scale_aggregation import PLUGIN_POSITIONS, SABottleneck, build_norm
 
 __all__ = ['ScaleNet', 'ScaleNetLayer', 'ScaleNetModule']
 
 #: Output channels of the stem (7x7 conv), the input of stage 1.
 STEM_CHANNELS = 64
+#: ResNet's ``style`` values; in ScaleNet both name the same network (see :class:`ScaleNet`).
+STYLES = ('pytorch', 'caffe')
 
 
 class ScaleNetLayer(Sequential):
@@ -32,7 +35,8 @@ class ScaleNetLayer(Sequential):
         blocks: ``(branch_channels, side)`` of every block, e.g. ``Structure.stage(i)``.
         scale_factors: the branch downsampling factors.
         stride: 1 or 2, for the first block.
-        **block_kwargs: ``with_cp``, ``conv_cfg``, ``norm_cfg``, ``init_cfg`` for every block.
+        **block_kwargs: ``dilation``, ``dcn``, ``plugins``, ``with_cp``, ``conv_cfg``, ``norm_cfg``, ``init_cfg``
+            for every block (see :class:`SABottleneck`).
     """
 
     def __init__(self,
@@ -68,24 +72,39 @@ class ScaleNetLayer(Sequential):
 
     @classmethod
     def from_structure(cls, structure: Structure, stage: int, **kwargs) -> 'ScaleNetLayer':
-        """Stage ``stage`` (0-based) of ``structure``, with the input width and stride it has in a ScaleNet."""
+        """Stage ``stage`` (0-based) of ``structure``, with the input width it has in a ScaleNet; ``stride``
+        defaults to the network's (1 for the first stage, 2 after)."""
+        kwargs.setdefault('stride', 1 if stage == 0 else 2)
         return cls(inplanes=STEM_CHANNELS if stage == 0 else STAGE_PLANES[stage - 1] * SABottleneck.expansion,
                    planes=STAGE_PLANES[stage],
                    blocks=structure.stage(stage),
                    scale_factors=structure.scale_factors,
-                   stride=1 if stage == 0 else 2,
                    **kwargs)
+
+
+def _check_choice(name: str, value, choices) -> None:
+    if value not in choices:
+        raise ValueError(f'{name} must be one of {list(choices)}, got {value!r}')
+
+
+def check_stride_dilation(stride, dilation, where: str = '') -> None:
+    if stride not in (1, 2):
+        raise ValueError(f'{where}stride must be 1 or 2 (2 = a 2x2 max-pool at the start of the stage), '
+                         f'got {stride!r}')
+    if isinstance(dilation, bool) or not isinstance(dilation, int) or dilation < 1:
+        raise ValueError(f'{where}dilation must be a positive integer, got {dilation!r}')
 
 
 class ScaleNetModule(StrictPretrainedMixin, BaseModule):
     """What :class:`ScaleNet` and its C4 head :class:`~.shared_head.ScaleNetResLayer` share, as mmdet's ResNet
-    and ResLayer do: ``depth`` and ``structure``, the deprecated ``pretrained``, the default initialisation,
-    strict ``Pretrained`` loading, and ``norm_eval`` in :meth:`train` (which returns ``self``)."""
+    and ResLayer do: ``depth`` and ``structure``, ``style``, the deprecated ``pretrained``, the default
+    initialisation, strict ``Pretrained`` loading, and ``norm_eval`` in :meth:`train` (which returns ``self``)."""
 
-    def __init__(self, depth: int, structure, norm_eval: bool, pretrained: Optional[str], init_cfg):
+    def __init__(self, depth: int, structure, style: str, norm_eval: bool, pretrained: Optional[str], init_cfg):
         super().__init__(init_cfg)
         if depth not in STAGE_BLOCKS:
             raise KeyError(f'invalid depth {depth} for ScaleNet: expected one of {sorted(STAGE_BLOCKS)}')
+        _check_choice('style', style, STYLES)
         if init_cfg is not None and pretrained is not None:
             raise ValueError('init_cfg and pretrained cannot be specified at the same time')
         if pretrained is not None:
@@ -101,7 +120,15 @@ class ScaleNetModule(StrictPretrainedMixin, BaseModule):
         self.structure: Structure = load_structure(
             structure if structure is not None else DEFAULT_STRUCTURES[depth], depth=depth)
         self.depth = depth
+        self.style = style
         self.norm_eval = norm_eval
+
+    def extension_keys(self) -> Set[str]:
+        """State-dict keys the authors' network does not have (plugins, deformable offsets): a released
+        checkpoint loads without them and they keep their initialisation (see :class:`StrictPretrainedMixin`)."""
+        prefixes = tuple(f'{name}.{extension}.' for name, module in self.named_modules()
+                         if isinstance(module, SABottleneck) for extension in module.extension_modules())
+        return {key for key in self.state_dict() if key.startswith(prefixes)} if prefixes else set()
 
     def train(self, mode: bool = True) -> 'ScaleNetModule':
         """Set training mode; with ``norm_eval``, keep every BatchNorm in eval mode."""
@@ -118,28 +145,60 @@ class ScaleNet(ScaleNetModule):
     """ScaleNet backbone: a ResNet whose bottleneck 3x3 convs are scale-aggregation blocks with data-driven
     neuron allocation (Li et al., "Data-Driven Neuron Allocation for Scale Aggregation Networks", CVPR 2019).
 
-    Behaves like mmdet's ``ResNet`` (same arguments where they apply, same outputs and freezing rules) and loads
-    the authors' ImageNet weights directly: ``init_cfg=dict(type='Pretrained', checkpoint=PATH)``. That load is
-    strict: ``fc.*`` (and the stages beyond ``num_stages``) are ignored, any other missing, unexpected or
-    mis-shaped key is an error. ``prefix`` (e.g. ``'backbone.'``) selects a sub-dict as in mmengine.
+    A drop-in for mmdet's ``ResNet``: it takes every ResNet argument, so ``type='ResNet'`` -> ``type='ScaleNet'``
+    is the only change a config needs, and it loads the authors' ImageNet weights directly:
+    ``init_cfg=dict(type='Pretrained', checkpoint=PATH)`` (also given as mmengine's ``PretrainedInit`` class).
+    That load is strict: ``fc.*`` (and the stages beyond ``num_stages``) are ignored, parameters the released
+    network does not have (plugins, deformable offsets) keep their initialisation and are listed in the log, and
+    any other missing, unexpected or mis-shaped key is an error. ``prefix`` (e.g. ``'backbone.'``) selects a
+    sub-dict as in mmengine.
 
-    Any input of at least 32x32 runs; where a feature map is smaller than a branch's pooling factor, that
-    branch pools it to 1 along that side (the authors' code fails there).
+    What ResNet's arguments mean here:
+
+    ==================================  ==========================================================================
+    ``style``                           ``'pytorch'`` or ``'caffe'``: the same network. ResNet's styles differ in
+                                        which conv strides; ScaleNet strides by a 2x2 max-pool before the block.
+    ``strides``                         per stage, 1 or 2 (2 = the 2x2 max-pool at the start of the stage).
+    ``dilations``                       per stage: dilation (and padding) of every 3x3 branch conv; pooling
+                                        factors and kernel sizes are unchanged. DC5: ``strides=(1, 2, 2, 1),
+                                        dilations=(1, 1, 1, 2)`` (output stride 16); D8: ``(1, 2, 1, 1)``,
+                                        ``(1, 1, 2, 4)`` (output stride 8). The released weights still load.
+    ``dcn``, ``stage_with_dcn``         the 3x3 branch convs of those stages are built from ``dcn`` (mmcv
+                                        ``DCN``, ``DCNv2``); 1x1 branch convs stay plain. ``fallback_on_stride``
+                                        in ``dcn``: as mmdet, ``True`` builds plain convs.
+    ``plugins``                         mmdet's plugin specs (``cfg``, ``stages``, ``position``), run where mmdet's
+                                        Bottleneck runs them; ``after_conv2`` is after the SA block's ReLU and has
+                                        the block's branch channels as input width.
+    ``stem_channels``, ``base_channels``  64 (``stem_channels=None`` means 64): the structure fixes the widths.
+    ``deep_stem``, ``avg_down``         ``False``: ScaleNet's stem is one 7x7 conv and its shortcut is pooled by
+                                        the same max-pool as the main path, so neither option has a meaning.
+    ==================================  ==========================================================================
+
+    Any input of at least 32x32 runs (at output stride 32); where a feature map is smaller than a branch's pooling
+    factor, that branch pools it to 1 along that side (the authors' code fails there).
 
     Args:
         depth: 50, 101 or 152.
         structure: a built-in name (``'scalenet50'``, ``'scalenet50_light'``, ``'scalenet101'``,
-            ``'scalenet152'``), a path to a structure file (our schema or the authors' rows) or a
-            :class:`~mmdet_scalenet.structure.Structure`. Default: the released structure of ``depth``.
+            ``'scalenet152'``, or a seed ``'scalenet50_seed'``...), a path to a structure file (our schema or the
+            authors' rows) or a :class:`~mmdet_scalenet.structure.Structure`. Default: the released structure of
+            ``depth``.
         in_channels: input image channels.
+        stem_channels, base_channels: see the table; only 64.
         num_stages: stages to build, 1-4.
+        strides, dilations: one per stage (see the table); default ``(1, 2, 2, 2)`` and ``(1, 1, 1, 1)``, cut
+            to ``num_stages``.
         out_indices: stages whose outputs are returned (0-based).
+        style: ``'pytorch'`` or ``'caffe'`` (the same network).
+        deep_stem, avg_down: only ``False``.
         frozen_stages: stages to freeze (parameters fixed, norms in eval); 0 freezes the stem only,
             -1 nothing. Re-applied in every ``train()``.
-        conv_cfg: conv layer config (e.g. for DCN-free custom convs).
+        conv_cfg: conv layer config for every conv (must be None with ``dcn``).
         norm_cfg: norm layer config (BN, SyncBN, GN...). GN uses, per layer, the largest divisor of the layer's
             width that is at most ``num_groups`` (allocated branch widths are rarely multiples of 32).
         norm_eval: keep every BatchNorm in eval mode (running statistics fixed) during training.
+        dcn, stage_with_dcn: deformable 3x3 branch convs in the selected stages (one bool per stage).
+        plugins: mmdet plugin specs (see the table).
         with_cp: gradient checkpointing per block (saves memory, costs time).
         zero_init_residual: zero the last norm of every block when ``init_cfg`` is left at its default (as mmdet's
             ResNet).
@@ -159,17 +218,28 @@ class ScaleNet(ScaleNetModule):
                  depth: int = 50,
                  structure=None,
                  in_channels: int = 3,
+                 stem_channels: Optional[int] = None,
+                 base_channels: int = 64,
                  num_stages: int = 4,
+                 strides: Optional[Sequence[int]] = None,
+                 dilations: Optional[Sequence[int]] = None,
                  out_indices: Sequence[int] = (0, 1, 2, 3),
+                 style: str = 'pytorch',
+                 deep_stem: bool = False,
+                 avg_down: bool = False,
                  frozen_stages: int = -1,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN', requires_grad=True),  # noqa: B008 (never mutated)
                  norm_eval: bool = True,
+                 dcn: Optional[dict] = None,
+                 stage_with_dcn: Optional[Sequence[bool]] = None,
+                 plugins: Optional[Sequence[dict]] = None,
                  with_cp: bool = False,
                  zero_init_residual: bool = True,
                  pretrained: Optional[str] = None,
                  init_cfg=None):
-        super().__init__(depth, structure, norm_eval, pretrained, init_cfg)
+        super().__init__(depth, structure, style, norm_eval, pretrained, init_cfg)
+        self._check_widths(stem_channels, base_channels, deep_stem, avg_down)
         if not 1 <= num_stages <= 4:
             raise ValueError(f'num_stages must be 1..4, got {num_stages}')
         out_indices = tuple(out_indices)
@@ -178,6 +248,16 @@ class ScaleNet(ScaleNetModule):
                              f'(num_stages={num_stages}), got {out_indices}')
         if not -1 <= frozen_stages <= num_stages:
             raise ValueError(f'frozen_stages must be -1..{num_stages} (num_stages={num_stages}), got {frozen_stages}')
+        self.strides = _per_stage('strides', strides, num_stages, (1, 2, 2, 2))
+        self.dilations = _per_stage('dilations', dilations, num_stages, (1, 1, 1, 1))
+        for i, (stride, dilation) in enumerate(zip(self.strides, self.dilations)):
+            check_stride_dilation(stride, dilation, f'stage {i + 1}: ')
+        self.stage_with_dcn = _per_stage('stage_with_dcn', stage_with_dcn, num_stages, (False, ) * 4)
+        if dcn is not None and not any(self.stage_with_dcn):
+            warnings.warn('ScaleNet: dcn is set but stage_with_dcn selects no stage, so no conv is deformable')
+        if plugins is not None and not isinstance(plugins, (list, tuple)):
+            raise TypeError(f'plugins must be a list of plugin specs, got {type(plugins).__name__}')
+
         block_init_cfg = None
         if zero_init_residual and init_cfg is None and pretrained is None:
             # Every block's last norm starts at 0, so each block starts as the identity (Goyal et al., 2017).
@@ -186,6 +266,8 @@ class ScaleNet(ScaleNetModule):
         self.out_indices = out_indices
         self.frozen_stages = frozen_stages
         self.zero_init_residual = zero_init_residual
+        self.dcn = dcn
+        self.plugins = plugins
 
         self.conv1 = build_conv_layer(conv_cfg, in_channels, STEM_CHANNELS, kernel_size=7, stride=2, padding=3,
                                       bias=False)
@@ -196,14 +278,55 @@ class ScaleNet(ScaleNetModule):
 
         self.res_layers = []
         for i in range(num_stages):
-            layer = ScaleNetLayer.from_structure(
-                self.structure, i, with_cp=with_cp, conv_cfg=conv_cfg, norm_cfg=norm_cfg, init_cfg=block_init_cfg)
+            layer = self.make_res_layer(
+                structure=self.structure, stage=i, stride=self.strides[i], dilation=self.dilations[i],
+                dcn=dcn if self.stage_with_dcn[i] else None,
+                plugins=self.make_stage_plugins(plugins, i) if plugins is not None else None,
+                with_cp=with_cp, conv_cfg=conv_cfg, norm_cfg=norm_cfg, init_cfg=block_init_cfg)
             self.add_module(f'layer{i + 1}', layer)
             self.res_layers.append(f'layer{i + 1}')
         self.feat_dim = STAGE_PLANES[num_stages - 1] * SABottleneck.expansion
         self.out_channels = tuple(STAGE_PLANES[i] * SABottleneck.expansion for i in out_indices)
 
         self._freeze_stages()
+
+    @staticmethod
+    def _check_widths(stem_channels, base_channels, deep_stem, avg_down) -> None:
+        if stem_channels not in (None, STEM_CHANNELS):
+            raise ValueError(f'stem_channels must be {STEM_CHANNELS} (or None): ScaleNet\'s stem width is fixed, '
+                             f'as every width is by the structure and the released weights; got {stem_channels!r}')
+        if base_channels != STAGE_PLANES[0]:
+            raise ValueError(f'base_channels must be {STAGE_PLANES[0]}: ScaleNet\'s widths are fixed by its '
+                             f'structure (planes {list(STAGE_PLANES)}, branch channels per block); to change them, '
+                             f'use another structure; got {base_channels!r}')
+        if deep_stem:
+            raise ValueError('deep_stem=True is not supported: ScaleNet\'s stem is a single 7x7 conv (as in the '
+                             'paper and the released weights); a deep stem (three 3x3 convs) is another network')
+        if avg_down:
+            raise ValueError('avg_down=True is not supported: ScaleNet strides by a 2x2 max-pool that feeds both '
+                             'the shortcut and the main path, so there is no strided shortcut conv to replace by '
+                             'average pooling')
+
+    def make_stage_plugins(self, plugins: Sequence[dict], stage_idx: int) -> List[dict]:
+        """The plugin specs (``cfg``, ``position``) that apply to stage ``stage_idx``: those whose ``stages`` (one
+        bool per stage; absent = every stage) select it, as mmdet's ``ResNet.make_stage_plugins``."""
+        stage_plugins = []
+        for plugin in plugins:
+            if not isinstance(plugin, dict) or 'cfg' not in plugin or plugin.get('position') not in PLUGIN_POSITIONS:
+                raise ValueError(f'plugins: expected dict(cfg=..., position=one of {list(PLUGIN_POSITIONS)}, '
+                                 f'stages=optional), got {plugin!r}')
+            plugin = copy.deepcopy(dict(plugin))
+            stages = plugin.pop('stages', None)
+            if stages is not None and len(stages) != self.num_stages:
+                raise ValueError(f'plugins: "stages" must have one entry per stage (num_stages={self.num_stages}), '
+                                 f'got {tuple(stages)} for {plugin["cfg"]}')
+            if stages is None or stages[stage_idx]:
+                stage_plugins.append(plugin)
+        return stage_plugins
+
+    def make_res_layer(self, structure: Structure, stage: int, **kwargs) -> ScaleNetLayer:
+        """Build stage ``stage``; a subclass overrides this to change how a stage is made."""
+        return ScaleNetLayer.from_structure(structure, stage, **kwargs)
 
     @property
     def norm1(self) -> nn.Module:
@@ -251,3 +374,14 @@ class ScaleNet(ScaleNetModule):
         super().train(mode)
         self._freeze_stages()
         return self
+
+
+def _per_stage(name: str, values: Optional[Sequence], num_stages: int, default: Sequence) -> tuple:
+    """One value per stage: ``values`` (its length checked against ``num_stages``, as ResNet asserts) or the first
+    ``num_stages`` of ``default``."""
+    if values is None:
+        return tuple(default[:num_stages])
+    values = tuple(values)
+    if len(values) != num_stages:
+        raise ValueError(f'{name} must have one entry per stage (num_stages={num_stages}), got {values}')
+    return values

@@ -2,11 +2,11 @@
 from typing import Optional
 
 import torch
-from mmdet.registry import MODELS
+from mmengine.registry import MODELS
 
 from ..structure import STAGE_PLANES
 from .scale_aggregation import SABottleneck
-from .scalenet import ScaleNetLayer, ScaleNetModule
+from .scalenet import ScaleNetLayer, ScaleNetModule, check_stride_dilation
 
 __all__ = ['ScaleNetResLayer']
 
@@ -21,12 +21,20 @@ class ScaleNetResLayer(ScaleNetModule):
     ``init_cfg=dict(type='Pretrained', checkpoint=PATH)`` takes its ``layer4.*`` keys strictly (everything else in
     the file is ignored; a missing or mis-shaped ``layer4`` key is an error).
 
+    Takes the arguments of mmdet's ``ResLayer``, with their :class:`~.scalenet.ScaleNet` meanings: ``stride`` 2 is
+    the stage's 2x2 max-pool, ``dilation`` dilates the 3x3 branch convs, ``style`` is ``'pytorch'`` or ``'caffe'``
+    (the same network), ``dcn`` makes every 3x3 branch conv deformable (its offsets keep their initialisation when
+    released weights are loaded, and are listed in the log).
+
     Args:
         depth: 50, 101 or 152.
         stage: the stage to run (0-based), 3 for C4.
-        structure: as for :class:`ScaleNet`; default: the released structure of ``depth``.
-        norm_cfg, conv_cfg, with_cp: as for :class:`ScaleNet`.
+        stride: 2 (default, max-pool at the start of the stage) or 1.
+        dilation: dilation of the stage's 3x3 branch convs.
+        style: ``'pytorch'`` or ``'caffe'``.
+        norm_cfg, conv_cfg, with_cp, dcn: as for :class:`ScaleNet`.
         norm_eval: keep BatchNorms in eval mode during training.
+        structure: as for :class:`ScaleNet`; default: the released structure of ``depth``.
         pretrained: deprecated, use ``init_cfg``.
         init_cfg: mmengine init config.
     """
@@ -34,20 +42,26 @@ class ScaleNetResLayer(ScaleNetModule):
     def __init__(self,
                  depth: int = 50,
                  stage: int = 3,
-                 structure=None,
+                 stride: int = 2,
+                 dilation: int = 1,
+                 style: str = 'pytorch',
                  norm_cfg: dict = dict(type='BN', requires_grad=True),  # noqa: B008 (never mutated)
-                 conv_cfg: Optional[dict] = None,
                  norm_eval: bool = True,
                  with_cp: bool = False,
+                 dcn: Optional[dict] = None,
                  pretrained: Optional[str] = None,
-                 init_cfg=None):
-        super().__init__(depth, structure, norm_eval, pretrained, init_cfg)
+                 init_cfg=None,
+                 structure=None,
+                 conv_cfg: Optional[dict] = None):
+        super().__init__(depth, structure, style, norm_eval, pretrained, init_cfg)
         if not 1 <= stage <= 3:
             raise ValueError(f'stage must be 1..3 (a stage after the stem and stage 1), got {stage}')
+        check_stride_dilation(stride, dilation)
         self.stage = stage
         self.layer_name = f'layer{stage + 1}'
         self.add_module(self.layer_name, ScaleNetLayer.from_structure(
-            self.structure, stage, with_cp=with_cp, conv_cfg=conv_cfg, norm_cfg=norm_cfg))
+            self.structure, stage, stride=stride, dilation=dilation, dcn=dcn, with_cp=with_cp, conv_cfg=conv_cfg,
+            norm_cfg=norm_cfg))
 
     def ignored_checkpoint_key(self, key: str) -> bool:
         """Everything in the authors' classifier but this stage."""

@@ -162,3 +162,27 @@ def test_fused_conv_onednn_path_equals_the_reference_path(relu):
 def test_only_scalenets_can_be_fused():
     with pytest.raises(TypeError, match='only a ScaleNet can be fused, got Sequential'):
         fuse_scalenet(nn.Sequential(nn.Conv2d(3, 8, 3)))
+
+
+@pytest.mark.parametrize('strides,dilations', [((1, 2, 2, 1), (1, 1, 1, 2)), ((1, 2, 1, 1), (1, 1, 2, 4))],
+                         ids=['dc5', 'd8'])
+def test_dilated_networks_fuse_exactly(strides, dilations):
+    model = randomised(ScaleNet(depth=50, structure='scalenet50_light', strides=strides, dilations=dilations,
+                                init_cfg=None), seed=4)
+    fused = model.fuse()
+    x = torch.randn(1, 3, 97, 131, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        for stage, (a, e) in enumerate(zip(fused(x), model(x))):
+            assert_close(a, e, f'strides {strides} dilations {dilations} stage {stage + 1}')
+
+
+@pytest.mark.parametrize('kwargs,message', [
+    (dict(dcn=dict(type='DCN', deform_groups=1), stage_with_dcn=(False, True, True, True)),
+     r'dcn: the fast path .* does not run deformable convs'),
+    (dict(plugins=[dict(cfg=dict(type='ContextBlock', ratio=0.25), position='after_conv3')]),
+     r'plugins: the fast path does not run plugins'),
+])
+def test_variants_the_fast_path_cannot_run_are_refused_by_name(kwargs, message):
+    model = ScaleNet(depth=50, structure='scalenet50_light', init_cfg=None, **kwargs)
+    with pytest.raises(ValueError, match=message):
+        model.fuse()

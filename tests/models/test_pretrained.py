@@ -7,21 +7,7 @@ import torch
 
 from mmdet_scalenet import CheckpointMismatchError, ScaleNet
 
-STRUCTURE = 'scalenet50_light'
-
-
-@pytest.fixture(scope='module')
-def authors_state():
-    """A state dict in the authors' classifier layout: the backbone's keys plus ``fc.*``."""
-    torch.manual_seed(0)
-    source = ScaleNet(depth=50, structure=STRUCTURE)
-    source.init_weights()
-    for p in source.parameters():
-        p.data.normal_()
-    state = OrderedDict(source.state_dict())
-    state['fc.weight'] = torch.randn(1000, 2048)
-    state['fc.bias'] = torch.randn(1000)
-    return state
+STRUCTURE = 'scalenet50_light'  # the structure of the authors_state fixture
 
 
 def load(path, **kwargs):
@@ -63,8 +49,9 @@ def test_fewer_stages_ignore_the_later_stages(tmp_path, authors_state):
 def test_prefix_selects_a_detectors_backbone(tmp_path, authors_state):
     detector = {f'backbone.{k}': v for k, v in authors_state.items() if not k.startswith('fc.')}
     detector['rpn_head.rpn_conv.weight'] = torch.zeros(1)
-    model = load(save(tmp_path, {'state_dict': detector, 'meta': {}}), prefix='backbone.')
-    assert_loaded(model, authors_state)
+    for prefix in ('backbone.', 'backbone'):  # mmengine adds the dot; so do we
+        model = load(save(tmp_path, {'state_dict': detector, 'meta': {}}), prefix=prefix)
+        assert_loaded(model, authors_state)
     with pytest.raises(CheckpointMismatchError, match="no key starts with prefix 'neck.'"):
         load(save(tmp_path, {'state_dict': detector}), prefix='neck.')
 
@@ -128,3 +115,17 @@ def test_pickles_with_code_are_refused(tmp_path, authors_state):
 def test_not_a_state_dict(tmp_path):
     with pytest.raises(CheckpointMismatchError, match='expected a state dict of tensors'):
         load(save(tmp_path, [1, 2, 3]))
+
+
+def test_pretrained_init_given_as_a_class_is_strict_too(tmp_path, authors_state):
+    from mmengine.model.weight_init import PretrainedInit
+    model = ScaleNet(depth=50, structure=STRUCTURE,
+                     init_cfg=dict(type=PretrainedInit, checkpoint=str(save(tmp_path, authors_state))))
+    model.init_weights()
+    assert_loaded(model, authors_state)
+    state = OrderedDict(authors_state)
+    del state['layer1.0.conv1.weight']
+    model = ScaleNet(depth=50, structure=STRUCTURE,
+                     init_cfg=dict(type=PretrainedInit, checkpoint=str(save(tmp_path, state, 'partial.pth'))))
+    with pytest.raises(CheckpointMismatchError, match=r'missing from the checkpoint \(1\): layer1.0.conv1.weight'):
+        model.init_weights()

@@ -55,3 +55,19 @@ def test_bad_block_arguments():
         SABottleneck(64, 64, branch_channels=(1, 2), side=56)
     with pytest.raises(ValueError, match='stride must be 1 or 2'):
         SABottleneck(64, 64, branch_channels=(1, 2, 3, 4), side=56, stride=3)
+
+
+@pytest.mark.parametrize('size', [(1, 1), (2, 5), (3, 3), (6, 4)])
+@pytest.mark.parametrize('dilation', [1, 2])
+def test_conv_at_least_kernel_pads_exactly(size, dilation):
+    from mmdet_scalenet.models.scale_aggregation import conv_at_least_kernel
+    conv = torch.nn.Conv2d(4, 5, 3, padding=dilation, dilation=dilation)
+    x = torch.randn(2, 4, *size)
+    torch.testing.assert_close(conv_at_least_kernel(conv, x), conv(x))
+
+
+def test_deformable_branches_run_on_maps_smaller_than_their_kernel():
+    block = SABottleneck(64, 16, branch_channels=(4, 4, 4, 4), side=56, dcn=dict(type='DCN', deform_groups=1))
+    block.init_weights()
+    out = block(torch.randn(1, 64, 8, 8))  # the factor-4 and -7 branches see 2x2 and 1x1 maps
+    assert out.shape == (1, 64, 8, 8) and torch.isfinite(out).all()

@@ -193,3 +193,139 @@ def test_stage_stride_is_a_max_pool_and_no_conv_has_stride():
     strided = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Conv2d) and m.stride != (1, 1)]
     assert strided == ['conv1']
     assert [b.stride for b in model.modules() if isinstance(b, SABottleneck)][:8] == [1, 1, 1, 2, 1, 1, 1, 2]
+
+
+# mmdet's ResNet-50 variants, as its configs spell them (dcn/, gcnet/, empirical_attention/, faster_rcnn/ DC5,
+# mmseg's D8), and the output strides they give.
+RESNET_VARIANTS = {
+    'dcn-c3-c5': (dict(dcn=dict(type='DCN', deform_groups=1, fallback_on_stride=False),
+                       stage_with_dcn=(False, True, True, True)), (4, 8, 16, 32)),
+    'dcnv2-c3-c5': (dict(dcn=dict(type='DCNv2', deform_groups=1, fallback_on_stride=False),
+                         stage_with_dcn=(False, True, True, True)), (4, 8, 16, 32)),
+    'gcb-c3-c5': (dict(plugins=[dict(cfg=dict(type='ContextBlock', ratio=1. / 4), stages=(False, True, True, True),
+                                     position='after_conv3')]), (4, 8, 16, 32)),
+    'attention-c4-c5': (dict(plugins=[dict(cfg=dict(type='GeneralizedAttention', spatial_range=-1, num_heads=8,
+                                                    attention_type='0010', kv_stride=2),
+                                           stages=(False, False, True, True), position='after_conv2')]),
+                        (4, 8, 16, 32)),
+    'dc5': (dict(strides=(1, 2, 2, 1), dilations=(1, 1, 1, 2)), (4, 8, 16, 16)),
+    'd8': (dict(strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4)), (4, 8, 8, 8)),
+    'caffe': (dict(style='caffe'), (4, 8, 16, 32)),
+}
+
+
+@pytest.mark.parametrize('variant', sorted(RESNET_VARIANTS))
+def test_resnet_variants_load_released_weights_and_train(variant, authors_checkpoint, authors_state, monkeypatch):
+    from mmdet_scalenet.models import pretrained
+    logged = []
+    monkeypatch.setattr(pretrained, 'print_log', lambda message, logger=None: logged.append(message))
+    kwargs, strides = RESNET_VARIANTS[variant]
+    model = small(init_cfg=dict(type='Pretrained', checkpoint=authors_checkpoint), norm_eval=False, **kwargs)
+    model.init_weights()
+
+    # every tensor of the released network is loaded; the new ones are named in the log and kept at their init
+    own = model.state_dict()
+    new = sorted(set(own) - set(authors_state))
+    assert set(model.extension_keys()) == set(new)
+    for key in own:
+        if key not in new:
+            assert torch.equal(own[key], authors_state[key]), key
+    if new:
+        assert any(f'{len(new)} tensors of ScaleNet are not in' in line for line in logged), logged
+        listed = logged[-1]
+        assert all(key.rsplit('.', 1)[0] in listed for key in new)
+        offsets = [v for k, v in own.items() if '.conv_offset.' in k]
+        assert all(torch.all(v == 0) for v in offsets)  # deformable convs start as their plain conv
+    else:
+        assert not any('keep their initialisation' in line for line in logged)
+
+    size = 128
+    model.train()
+    outs = model(torch.randn(2, 3, size, size))
+    assert [tuple(o.shape[2:]) for o in outs] == [(size // s, size // s) for s in strides]
+    loss = sum(o.square().mean() for o in outs)
+    loss.backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+    grads = {k: p.grad.abs().sum().item() for k, p in model.named_parameters() if k in new}
+    assert not new or any(g > 0 for g in grads.values()), grads
+
+
+def test_variants_build_what_they_name():
+    model = small(**RESNET_VARIANTS['dcnv2-c3-c5'][0])
+    from mmcv.ops import ModulatedDeformConv2dPack
+    assert not any(isinstance(c, ModulatedDeformConv2dPack) for c in model.layer1[0].conv2.values())
+    for block in model.layer4:
+        for key, conv in block.conv2.items():
+            # the 1x1 factor-7 branch of the side-7 blocks stays a plain conv
+            assert isinstance(conv, ModulatedDeformConv2dPack) == (conv.kernel_size == (3, 3)), key
+    model = small(**RESNET_VARIANTS['d8'][0])
+    assert model.layer3[0].stride == 1 and model.layer4[0].stride == 1
+    assert {c.dilation for c in model.layer4[2].conv2.values() if c.kernel_size == (3, 3)} == {(4, 4)}
+    assert {c.padding for c in model.layer3[1].conv2.values()} == {(2, 2)}
+    model = small(**RESNET_VARIANTS['gcb-c3-c5'][0])
+    assert not hasattr(model.layer1[0], 'context_block') and hasattr(model.layer2[0], 'context_block')
+    model = small(**RESNET_VARIANTS['attention-c4-c5'][0])
+    attention = model.layer3[0].gen_attention_block
+    assert attention.in_channels == sum(model.layer3[0].branch_channels)  # after the SA block: its width
+    model = small(dcn=dict(type='DCN', fallback_on_stride=True), stage_with_dcn=(True, ) * 4)
+    assert all(type(c) is torch.nn.Conv2d for b in model.modules() if isinstance(b, SABottleneck)
+               for c in b.conv2.values())  # mmdet's meaning of fallback_on_stride=True: plain convs
+
+
+def test_caffe_and_pytorch_style_are_the_same_network():
+    torch.manual_seed(0)
+    pytorch = small(style='pytorch').eval()
+    caffe = small(style='caffe').eval()
+    caffe.load_state_dict(pytorch.state_dict())
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        for a, b in zip(pytorch(x), caffe(x)):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize('kwargs,error,message', [
+    (dict(style='tensorflow'), ValueError, r"style must be one of \['pytorch', 'caffe'\], got 'tensorflow'"),
+    (dict(deep_stem=True), ValueError, r'deep_stem=True is not supported: .*single 7x7 conv'),
+    (dict(avg_down=True), ValueError, r'avg_down=True is not supported: .*2x2 max-pool'),
+    (dict(stem_channels=32), ValueError, r'stem_channels must be 64 \(or None\).*got 32'),
+    (dict(base_channels=32), ValueError, r'base_channels must be 64: .*structure.*got 32'),
+    (dict(strides=(1, 2, 2)), ValueError, r'strides must have one entry per stage \(num_stages=4\), got \(1, 2, 2\)'),
+    (dict(num_stages=3, out_indices=(2, ), dilations=(1, 1, 1, 1)), ValueError,
+     r'dilations must have one entry per stage \(num_stages=3\), got \(1, 1, 1, 1\)'),
+    (dict(strides=(1, 2, 3, 2)), ValueError, r'stage 3: stride must be 1 or 2 \(2 = a 2x2 max-pool.*got 3'),
+    (dict(dilations=(1, 1, 0, 1)), ValueError, r'stage 3: dilation must be a positive integer, got 0'),
+    (dict(dcn=dict(type='DCN'), stage_with_dcn=(True, True)), ValueError,
+     r'stage_with_dcn must have one entry per stage \(num_stages=4\), got \(True, True\)'),
+    (dict(dcn='DCN', stage_with_dcn=(True, ) * 4), TypeError, r'dcn must be an mmcv conv config dict'),
+    (dict(dcn=dict(type='DCN'), stage_with_dcn=(True, ) * 4, conv_cfg=dict(type='Conv2d')), ValueError,
+     r'conv_cfg must be None when dcn is set'),
+    (dict(plugins=[dict(cfg=dict(type='ContextBlock', ratio=0.25), position='after_conv4')]), ValueError,
+     r"plugins: expected dict\(cfg=\.\.\., position=one of \['after_conv1', 'after_conv2', 'after_conv3'\]"),
+    (dict(plugins=[dict(cfg=dict(type='ContextBlock', ratio=0.25), position='after_conv3', stages=(True, ))]),
+     ValueError, r'plugins: "stages" must have one entry per stage \(num_stages=4\), got \(True,\)'),
+    (dict(plugins=dict(cfg=dict(type='ContextBlock'))), TypeError, r'plugins must be a list of plugin specs'),
+    (dict(plugins=[dict(cfg=dict(type='ContextBlock', ratio=0.25), position='after_conv3')] * 2), ValueError,
+     r"plugins: two plugins named 'context_block' in one block; give them a \"postfix\""),
+])
+def test_refused_resnet_arguments_say_why(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        small(**kwargs)
+
+
+def test_dcn_without_a_stage_warns():
+    with pytest.warns(UserWarning, match='dcn is set but stage_with_dcn selects no stage'):
+        small(dcn=dict(type='DCN'))
+
+
+def test_every_resnet_argument_is_accepted():
+    import inspect
+
+    from mmdet.models.backbones import ResNet
+    resnet = set(inspect.signature(ResNet.__init__).parameters) - {'self'}
+    assert resnet <= set(inspect.signature(ScaleNet.__init__).parameters)
+    # the defaults a config may leave out mean the same network
+    model = ScaleNet(depth=50, structure='scalenet50_light', stem_channels=None, base_channels=64, style='pytorch',
+                     deep_stem=False, avg_down=False, strides=(1, 2, 2, 2), dilations=(1, 1, 1, 1),
+                     stage_with_dcn=(False, ) * 4)
+    assert model.state_dict().keys() == small().state_dict().keys()
