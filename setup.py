@@ -1,11 +1,15 @@
+import re
+
 from setuptools import find_packages, setup
 
 with open('README.md', encoding='utf-8') as f:
     long_description = f.read()
+with open('mmdet_scalenet/__init__.py', encoding='utf-8') as f:
+    version = re.search(r"^__version__ = '(.+)'$", f.read(), re.M).group(1)
 
 setup(
     name='mmdet-scalenet',
-    version='0.1.0',
+    version=version,
     description='ScaleNet (data-driven neuron allocation for scale aggregation networks) as an MMDetection backbone',
     long_description=long_description,
     long_description_content_type='text/markdown',

@@ -1,5 +1,5 @@
-# Faster R-CNN C4 (the paper's detector), ResNet-101 (torchvision weights), paper schedule, COCO at 800/1200.
-_base_ = [
-    './_base_/faster-rcnn_r101-c4.py', './_base_/coco-800x1200.py', './_base_/schedule_10e.py',
-    './_base_/default_runtime.py'
-]
+_base_ = './faster-rcnn_r50-c4_8xb2-10e_coco-800x1200.py'
+
+model = dict(
+    backbone=dict(depth=101, init_cfg=dict(checkpoint='torchvision://resnet101')),
+    roi_head=dict(shared_head=dict(depth=101, init_cfg=dict(checkpoint='torchvision://resnet101'))))

@@ -1,5 +1,3 @@
-# Faster R-CNN FPN, ResNet-101 (torchvision weights), paper schedule, COCO at 800/1200.
-_base_ = [
-    './_base_/faster-rcnn_r101_fpn.py', './_base_/coco-800x1200.py', './_base_/schedule_10e.py',
-    './_base_/default_runtime.py'
-]
+_base_ = './faster-rcnn_r50_fpn_8xb2-10e_coco-800x1200.py'
+
+model = dict(backbone=dict(depth=101, init_cfg=dict(checkpoint='torchvision://resnet101')))

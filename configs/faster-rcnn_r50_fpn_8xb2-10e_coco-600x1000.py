@@ -1,5 +1,5 @@
-# Faster R-CNN FPN, ResNet-50 (torchvision weights), paper schedule, COCO at 600/1000.
+# Faster R-CNN FPN (mmdet's model), ResNet-50 (torchvision weights), the paper's schedule, COCO at 600/1000.
 _base_ = [
-    './_base_/faster-rcnn_r50_fpn.py', './_base_/coco-600x1000.py', './_base_/schedule_10e.py',
+    'mmdet::_base_/models/faster-rcnn_r50_fpn.py', './_base_/coco-600x1000.py', './_base_/schedule_10e.py',
     './_base_/default_runtime.py'
 ]

@@ -1,5 +1,5 @@
-# Faster R-CNN C4 (the paper's detector), ScaleNet-101, paper schedule, COCO at 800/1200.
-_base_ = [
-    './_base_/faster-rcnn_scalenet101-c4.py', './_base_/coco-800x1200.py', './_base_/schedule_10e.py',
-    './_base_/default_runtime.py'
-]
+_base_ = './faster-rcnn_scalenet50-c4_8xb2-10e_coco-800x1200.py'
+
+model = dict(
+    backbone=dict(depth=101, init_cfg=dict(checkpoint='checkpoints/scalenet101.pth')),
+    roi_head=dict(shared_head=dict(depth=101, init_cfg=dict(checkpoint='checkpoints/scalenet101.pth'))))

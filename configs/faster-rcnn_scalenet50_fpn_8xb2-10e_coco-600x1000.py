@@ -1,5 +1,6 @@
-# Faster R-CNN FPN, ScaleNet-50, paper schedule, COCO at 600/1000.
-_base_ = [
-    './_base_/faster-rcnn_scalenet50_fpn.py', './_base_/coco-600x1000.py', './_base_/schedule_10e.py',
-    './_base_/default_runtime.py'
-]
+# The ResNet-50 config with ScaleNet-50 as the backbone, the authors' ImageNet weights in checkpoints/ (README). From
+# random weights: --cfg-options model.backbone.init_cfg=None; from scratch, also train BatchNorm and unfreeze the stem
+# (as configs/demo does).
+_base_ = './faster-rcnn_r50_fpn_8xb2-10e_coco-600x1000.py'
+
+model = dict(backbone=dict(type='ScaleNet', init_cfg=dict(checkpoint='checkpoints/scalenet50.pth')))

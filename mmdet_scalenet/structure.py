@@ -1,8 +1,8 @@
 """ScaleNet structures: how many neurons each scale-aggregation block gives each scale.
 
 A *structure* is the output of the paper's data-driven neuron allocation (Li et al., CVPR 2019, Sec. 3.2): for
-every bottleneck block, the number of output channels of the branch convolution at each downsampling factor,
-plus the block's feature-map side for a 224x224 ImageNet input (which decides the branch kernel sizes).
+every bottleneck block, the number of output channels of the branch convolution at each downsampling factor. Everything
+else about the network (stages, widths, sides, kernels) is fixed by :mod:`mmdet_scalenet.geometry`.
 
 Two file formats are read:
 
@@ -13,7 +13,8 @@ Two file formats are read:
        "scale_factors": [1, 2, 4, 7],
        "stages": [{"side": 56, "blocks": [[62, 9, 5, 12], ...]}, ...]}
 
-* the authors' row layout, a JSON list with one ``[c1, c2, c4, c7, side]`` row per block in network order.
+* the authors' row layout, a JSON list with one ``[c1, c2, c4, c7, side]`` row per block in network order, where
+  ``side`` is the block's feature-map side at 224x224 (checked against the stage's, and written back on saving).
 
 This module imports no torch, so structures can be checked and written anywhere.
 """
@@ -23,25 +24,16 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import List, Optional, Sequence, Tuple, Union
 
-from .fileio import write_atomically
+from .geometry import SCALE_FACTORS, STAGE_BLOCKS, STAGE_PLANES, STAGE_SIDES
+from .utils.fileio import write_atomically
 
 __all__ = [
-    'BUILTIN_STRUCTURES', 'DEFAULT_STRUCTURES', 'SCALE_FACTORS', 'STAGE_BLOCKS', 'STAGE_SIDES', 'SCHEMA_FORMAT',
-    'SEED_STRUCTURES', 'Structure', 'StructureError', 'branch_kernel_size', 'load_structure', 'save_structure', 'seed_structure',
-    'structure_from_rows',
+    'BUILTIN_STRUCTURES', 'DEFAULT_STRUCTURES', 'SCHEMA_FORMAT', 'SEED_STRUCTURES', 'Structure', 'StructureError',
+    'load_structure', 'save_structure', 'seed_structure', 'structure_from_rows',
 ]
 
 SCHEMA_FORMAT = 'mmdet-scalenet/structure'
 SCHEMA_VERSION = 1
-
-#: Downsampling factors of the four branches of an SA block (paper Sec. 3.1).
-SCALE_FACTORS = (1, 2, 4, 7)
-#: Bottleneck blocks per stage, as in ResNet.
-STAGE_BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
-#: Feature-map side of each stage for a 224x224 input.
-STAGE_SIDES = (56, 28, 14, 7)
-#: Width (``planes``) of each stage's bottleneck, as in ResNet.
-STAGE_PLANES = (64, 128, 256, 512)
 
 #: Built-in structures: name -> package data file.
 BUILTIN_STRUCTURES = {
@@ -56,16 +48,6 @@ SEED_STRUCTURES = {f'scalenet{depth}_seed': depth for depth in STAGE_BLOCKS}
 DEFAULT_STRUCTURES = {50: 'scalenet50', 101: 'scalenet101', 152: 'scalenet152'}
 
 
-def branch_kernel_size(side: int, index: int) -> int:
-    """Kernel size of branch ``index``'s conv in a block whose 224x224 feature map has ``side``.
-
-    The authors use a 3x3 conv while the branch's ImageNet map, taken as ``side / 2**index`` (note: ``2**index``,
-    not the branch's factor), is larger than 1x1, and a 1x1 conv otherwise: only the factor-7 branch of the
-    side-7 blocks is 1x1. The rule depends on the structure's ``side``, never on the runtime input size.
-    """
-    return 3 if side / 2**index > 1 else 1
-
-
 class StructureError(ValueError):
     """A structure file or object is not valid; the message names the file, row and field."""
 
@@ -77,52 +59,44 @@ class Structure:
     Attributes:
         depth: network depth (50, 101 or 152).
         blocks: one tuple of branch channel counts per block, in network order (all of stage 1, then stage 2...).
-        sides: each block's feature-map side for a 224x224 input.
         scale_factors: the branch downsampling factors, one per entry of a block's channel tuple.
         name: a label for messages and files.
     """
     depth: int
     blocks: Tuple[Tuple[int, ...], ...]
-    sides: Tuple[int, ...]
     scale_factors: Tuple[int, ...] = SCALE_FACTORS
     name: str = 'custom'
 
     def __post_init__(self):
-        for key in ('blocks', 'sides', 'scale_factors'):
-            value = getattr(self, key)
-            if key == 'blocks':
-                value = tuple(tuple(channels) if isinstance(channels, (list, tuple)) else channels
-                              for channels in value)
-            object.__setattr__(self, key, tuple(value))
+        blocks = tuple(tuple(channels) if isinstance(channels, (list, tuple)) else channels for channels in self.blocks)
+        object.__setattr__(self, 'blocks', blocks)
+        object.__setattr__(self, 'scale_factors', tuple(self.scale_factors))
         validate(self)
 
     @property
     def stage_blocks(self) -> Tuple[int, ...]:
         return STAGE_BLOCKS[self.depth]
 
-    def stage(self, index: int) -> List[Tuple[Tuple[int, ...], int]]:
-        """``(channels, side)`` of every block of stage ``index`` (0-based)."""
+    def stage(self, index: int) -> List[Tuple[int, ...]]:
+        """The branch channels of every block of stage ``index`` (0-based)."""
         start = sum(self.stage_blocks[:index])
-        stop = start + self.stage_blocks[index]
-        return list(zip(self.blocks[start:stop], self.sides[start:stop]))
+        return list(self.blocks[start:start + self.stage_blocks[index]])
 
     def to_rows(self) -> List[List[int]]:
         """The authors' row layout: ``[c1, c2, c4, c7, side]`` per block."""
-        return [list(channels) + [side] for channels, side in zip(self.blocks, self.sides)]
+        return [list(channels) + [STAGE_SIDES[stage]]
+                for stage in range(len(self.stage_blocks)) for channels in self.stage(stage)]
 
     def to_dict(self) -> dict:
         """Our schema (see the module docstring)."""
-        stages = []
-        for index in range(len(self.stage_blocks)):
-            rows = self.stage(index)
-            stages.append({'side': rows[0][1], 'blocks': [list(channels) for channels, _ in rows]})
         return {
             'format': SCHEMA_FORMAT,
             'version': SCHEMA_VERSION,
             'name': self.name,
             'depth': self.depth,
             'scale_factors': list(self.scale_factors),
-            'stages': stages,
+            'stages': [{'side': STAGE_SIDES[index], 'blocks': [list(channels) for channels in self.stage(index)]}
+                       for index in range(len(self.stage_blocks))],
         }
 
 
@@ -137,20 +111,21 @@ def _is_int(value) -> bool:
 def validate(structure: Structure, source: Optional[str] = None) -> None:
     """Check a :class:`Structure`; raise :class:`StructureError` naming the row and field at fault."""
     _validate_fields(source or f'structure {structure.name!r}', structure.depth, structure.blocks,
-                     structure.sides, structure.scale_factors)
+                     structure.scale_factors)
 
 
-def _validate_fields(source, depth, blocks, sides, factors) -> None:
+def _validate_fields(source, depth, blocks, factors, sides=None) -> None:
+    """``sides``, one per block, where the input states them (the authors' rows, our schema per stage)."""
     if depth not in STAGE_BLOCKS:
         _fail(source, 'field "depth"', f'expected one of {sorted(STAGE_BLOCKS)}, got {depth!r}')
     if not factors or not all(_is_int(f) and f >= 1 for f in factors) or len(set(factors)) != len(factors):
         _fail(source, 'field "scale_factors"', f'expected distinct positive integers, got {list(factors)!r}')
     expected_rows = sum(STAGE_BLOCKS[depth])
-    if len(blocks) != expected_rows or len(sides) != expected_rows:
+    if len(blocks) != expected_rows or (sides is not None and len(sides) != expected_rows):
         _fail(source, 'rows', f'depth {depth} needs {expected_rows} blocks '
               f'({"+".join(map(str, STAGE_BLOCKS[depth]))}), got {len(blocks)}')
     stage_of_row = [s for s, n in enumerate(STAGE_BLOCKS[depth]) for _ in range(n)]
-    for row, (channels, side) in enumerate(zip(blocks, sides)):
+    for row, channels in enumerate(blocks):
         if not isinstance(channels, (list, tuple)):
             _fail(source, f'row {row}', f'expected a list of channel counts, got {type(channels).__name__}')
         if len(channels) != len(factors):
@@ -163,9 +138,9 @@ def _validate_fields(source, depth, blocks, sides, factors) -> None:
         if sum(channels) == 0:
             _fail(source, f'row {row}, field "channels"', 'every branch has 0 channels: a block needs at least one')
         expected_side = STAGE_SIDES[stage_of_row[row]]
-        if side != expected_side:
+        if sides is not None and sides[row] != expected_side:
             _fail(source, f'row {row}, field "side"',
-                  f'stage {stage_of_row[row] + 1} has side {expected_side} at 224x224, got {side!r}')
+                  f'stage {stage_of_row[row] + 1} has side {expected_side} at 224x224, got {sides[row]!r}')
 
 
 def structure_from_rows(rows, depth: Optional[int] = None, name: str = 'custom',
@@ -188,14 +163,13 @@ def structure_from_rows(rows, depth: Optional[int] = None, name: str = 'custom',
             _fail(source, 'rows', f'expected {sorted(by_rows)} rows (depth {sorted(STAGE_BLOCKS)}), '
                   f'got {len(rows)}')
         depth = by_rows[len(rows)]
-    structure = _construct(source, depth=depth, blocks=[r[:-1] for r in rows], sides=[r[-1] for r in rows],
-                           scale_factors=SCALE_FACTORS, name=name)
-    return structure
+    return _construct(source, [r[-1] for r in rows], depth=depth, blocks=[r[:-1] for r in rows],
+                      scale_factors=SCALE_FACTORS, name=name)
 
 
-def _construct(source, **fields) -> Structure:
-    """Validate with messages naming ``source``, then build."""
-    _validate_fields(source, fields['depth'], fields['blocks'], fields['sides'], fields['scale_factors'])
+def _construct(source, sides, **fields) -> Structure:
+    """Validate with messages naming ``source`` (and the ``sides`` the input states), then build."""
+    _validate_fields(source, fields['depth'], fields['blocks'], fields['scale_factors'], sides)
     return Structure(**fields)
 
 
@@ -230,7 +204,7 @@ def _from_schema(data: dict, source: str, depth: Optional[int]) -> Structure:
                   f'depth {file_depth} needs {expected[index]} blocks, got {got}')
         blocks.extend(stage['blocks'])
         sides.extend([stage['side']] * len(stage['blocks']))
-    return _construct(source, depth=file_depth, blocks=blocks, sides=sides, scale_factors=factors,
+    return _construct(source, sides, depth=file_depth, blocks=blocks, scale_factors=factors,
                       name=data.get('name', os.path.splitext(os.path.basename(source))[0]))
 
 
@@ -261,12 +235,9 @@ def seed_structure(depth: int, scale_factors: Sequence[int] = SCALE_FACTORS, nam
     if depth not in STAGE_BLOCKS:
         raise ValueError(f'seed structure: depth must be one of {sorted(STAGE_BLOCKS)}, got {depth!r}')
     factors = tuple(scale_factors)
-    blocks, sides = [], []
-    for planes, side, count in zip(STAGE_PLANES, STAGE_SIDES, STAGE_BLOCKS[depth]):
-        blocks += [(planes, ) * len(factors)] * count
-        sides += [side] * count
-    return Structure(depth=depth, blocks=tuple(blocks), sides=tuple(sides), scale_factors=factors,
-                     name=name or f'scalenet{depth}_seed')
+    blocks = [(planes, ) * len(factors) for planes, count in zip(STAGE_PLANES, STAGE_BLOCKS[depth])
+              for _ in range(count)]
+    return Structure(depth=depth, blocks=tuple(blocks), scale_factors=factors, name=name or f'scalenet{depth}_seed')
 
 
 def load_structure(structure: Union[str, os.PathLike, Structure], depth: Optional[int] = None) -> Structure:

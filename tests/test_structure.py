@@ -5,12 +5,21 @@ import sys
 
 import pytest
 
-from mmdet_scalenet.structure import (BUILTIN_STRUCTURES, STAGE_BLOCKS, Structure, StructureError, load_structure,
-                                      save_structure, structure_from_rows)
+from mmdet_scalenet import ScaleNet
+from mmdet_scalenet.geometry import STAGE_BLOCKS, STAGE_PLANES, STAGE_SIDES
+from mmdet_scalenet.structure import (
+    BUILTIN_STRUCTURES,
+    Structure,
+    StructureError,
+    load_structure,
+    save_structure,
+    seed_structure,
+    structure_from_rows,
+)
 
 SHARED = os.path.join(os.path.dirname(__file__), '..', '..', 'shared', 'structures')
 
-# Per-stage totals from the released files (REFERENCE.md section 1).
+# Neurons per block of each stage in the authors' released files (the paper's Table 1 networks).
 KEPT_PER_BLOCK = {
     'scalenet50': (50, [88, 175, 349, 697]),
     'scalenet50_light': (50, [64, 128, 256, 512]),
@@ -43,7 +52,7 @@ def test_builtin_structures_have_the_released_figures(name):
     assert structure.depth == depth
     assert len(structure.blocks) == sum(STAGE_BLOCKS[depth])
     for stage, expected in enumerate(kept):
-        assert [sum(channels) for channels, _ in structure.stage(stage)] == [expected] * STAGE_BLOCKS[depth][stage]
+        assert [sum(channels) for channels in structure.stage(stage)] == [expected] * STAGE_BLOCKS[depth][stage]
 
 
 @pytest.mark.parametrize('name', sorted(BUILTIN_STRUCTURES))
@@ -80,7 +89,7 @@ def test_save_and_load_round_trip(tmp_path, layout):
     path = str(tmp_path / 'out.json')
     save_structure(original, path, layout=layout)
     again = load_structure(path)
-    assert again.blocks == original.blocks and again.sides == original.sides and again.depth == 50
+    assert again.blocks == original.blocks and again.depth == 50 and again.to_rows() == original.to_rows()
 
 
 def test_save_refuses_to_overwrite_and_leaves_no_partial_file(tmp_path):
@@ -97,7 +106,7 @@ def test_save_refuses_to_overwrite_and_leaves_no_partial_file(tmp_path):
 def test_save_authors_layout_refuses_other_scale_factors(tmp_path):
     base = load_structure('scalenet50')
     three = Structure(depth=50, blocks=[c[:3] if sum(c[:3]) else (1, 0, 0) for c in base.blocks],
-                      sides=base.sides, scale_factors=(1, 2, 4))
+                      scale_factors=(1, 2, 4))
     with pytest.raises(StructureError, match='scale_factors'):
         save_structure(three, str(tmp_path / 'x.json'), layout='authors')
     assert not os.listdir(tmp_path)
@@ -188,10 +197,67 @@ def test_schema_errors_name_the_field(tmp_path):
 
 def test_structure_object_validates_itself():
     with pytest.raises(StructureError, match=r'row 0, field "channels": every branch has 0 channels'):
-        Structure(depth=50, blocks=[(0, 0, 0, 0)] + [(1, 0, 0, 0)] * 15,
-                  sides=[56] * 3 + [28] * 4 + [14] * 6 + [7] * 3)
+        Structure(depth=50, blocks=[(0, 0, 0, 0)] + [(1, 0, 0, 0)] * 15)
 
 
 def test_structure_from_rows_without_a_file():
     structure = structure_from_rows(rows_of('scalenet152'), name='x')
     assert structure.depth == 152 and structure.name == 'x'
+
+
+# Seed structures (the allocation's step 1): planes neurons at every scale, any depth, configurable scales.
+
+
+@pytest.mark.parametrize('depth', sorted(STAGE_BLOCKS))
+def test_every_block_gets_planes_neurons_per_scale(depth):
+    structure = seed_structure(depth)
+    assert structure.depth == depth and structure.name == f'scalenet{depth}_seed'
+    assert structure.scale_factors == (1, 2, 4, 7)
+    for stage in range(4):
+        rows = structure.stage(stage)
+        assert rows == [(STAGE_PLANES[stage], ) * 4] * STAGE_BLOCKS[depth][stage]
+    assert [row[-1] for row in structure.to_rows()] == [STAGE_SIDES[s] for s, n in enumerate(STAGE_BLOCKS[depth])
+                                                        for _ in range(n)]
+
+
+def test_scale_factors_are_configurable_and_the_backbone_builds():
+    structure = seed_structure(50, scale_factors=(1, 2, 4))
+    assert structure.blocks[0] == (64, 64, 64) and structure.blocks[-1] == (512, 512, 512)
+    model = ScaleNet(depth=50, structure=structure)
+    block = model.layer4[2]
+    assert sorted(block.conv2) == ['0', '1', '2']
+    assert [tuple(block.conv2[k].weight.shape) for k in '012'] == [(512, 512, 3, 3)] * 3
+    assert block.conv3.weight.shape[1] == 3 * 512
+
+
+def test_default_seed_builds_with_a_1x1_coarsest_branch_in_stage_4():
+    model = ScaleNet(depth=50, structure=seed_structure(50))
+    assert tuple(model.layer4[0].conv2['3'].weight.shape) == (512, 512, 1, 1)
+    assert tuple(model.layer3[0].conv2['3'].weight.shape) == (256, 256, 3, 3)
+
+
+def test_round_trip_through_a_file(tmp_path):
+    structure = seed_structure(101, scale_factors=(1, 2, 3, 5, 8))
+    save_structure(structure, tmp_path / 'seed.json')
+    assert load_structure(str(tmp_path / 'seed.json')) == structure
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match=r'depth must be one of \[50, 101, 152\], got 34'):
+        seed_structure(34)
+    with pytest.raises(StructureError, match='scale_factors.*distinct positive integers'):
+        seed_structure(50, scale_factors=(1, 2, 2))
+
+
+@pytest.mark.parametrize('depth', sorted(STAGE_BLOCKS))
+def test_seed_structures_load_by_name(depth):
+    assert load_structure(f'scalenet{depth}_seed') == seed_structure(depth)
+    assert load_structure(f'scalenet{depth}_seed', depth=depth).depth == depth
+
+
+def test_a_config_selects_the_seed_by_name():
+    model = ScaleNet(depth=50, structure='scalenet50_seed')
+    assert sorted(model.layer1[0].conv2) == ['0', '1', '2', '3']
+    assert model.layer1[0].conv3.weight.shape[1] == 4 * 64
+    with pytest.raises(StructureError, match=r"structure 'scalenet50_seed': field \"depth\": expected 101, got 50"):
+        ScaleNet(depth=101, structure='scalenet50_seed')

@@ -17,10 +17,18 @@ import os
 import pickle
 import sys
 
-from mmdet_scalenet.allocation import (MODES, AllocationError, allocate, export_kept_weights, format_allocation,
-                                       read_branch_gammas, save_allocation)
-from mmdet_scalenet.models.pretrained import CheckpointMismatchError, read_state_dict
-from mmdet_scalenet.structure import SCALE_FACTORS, STAGE_BLOCKS, StructureError
+from mmdet_scalenet.allocation import (
+    MODES,
+    AllocationError,
+    allocate,
+    export_kept_weights,
+    format_allocation,
+    read_branch_gammas,
+    save_allocation,
+)
+from mmdet_scalenet.geometry import SCALE_FACTORS, STAGE_BLOCKS
+from mmdet_scalenet.structure import StructureError
+from mmdet_scalenet.utils.checkpoint import CheckpointMismatchError, read_state_dict
 
 
 def parse_args(argv=None):

@@ -18,6 +18,7 @@ import sys
 import time
 
 import demo
+
 from mmdet_scalenet.allocation import MODES
 
 SEED_CONFIG = os.path.join(demo.ROOT, 'configs', 'allocation', 'faster-rcnn_scalenet50-seed_fpn_synthetic-shapes.py')
@@ -65,7 +66,7 @@ def main():
     seed_metrics = demo.evaluate(SEED_CONFIG, seed_dir, args.data_root, options, tag=TAG)
     allocated_metrics = demo.evaluate(SEED_CONFIG, allocated_dir, args.data_root, allocated_options, tag=TAG)
 
-    from mmdet_scalenet.allocation import structure_macs
+    from mmdet_scalenet.geometry import structure_macs
     from mmdet_scalenet.structure import load_structure
     minutes = (time.time() - start) / 60
     print(f'\n[{TAG}] done in {minutes:.1f} minutes. Backbone GMACs at 224x224 (convs + 1000-way fc) and COCO bbox '

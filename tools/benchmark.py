@@ -13,21 +13,8 @@ import os
 import sys
 
 
-def at_least(minimum):
-    """An argparse type: an integer >= ``minimum``."""
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f'expected an integer, got {text!r}') from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f'expected an integer >= {minimum}, got {value}')
-        return value
-    return parse
-
-
 def parse_args(argv=None):
-    # OpenMP reads its wait policy when torch loads, and importing mmdet_scalenet (parse_size) loads torch: so the
+    # OpenMP reads its wait policy when torch loads, and importing mmdet_scalenet (argtypes) loads torch: so the
     # policy is read and applied first.
     omp = argparse.ArgumentParser(add_help=False)
     omp.add_argument('--omp-wait-policy', default='PASSIVE', choices=('PASSIVE', 'ACTIVE', 'default'),
@@ -38,7 +25,7 @@ def parse_args(argv=None):
     policy = omp.parse_known_args(argv)[0].omp_wait_policy
     if policy != 'default' and 'torch' not in sys.modules:
         os.environ.setdefault('OMP_WAIT_POLICY', policy)
-    from mmdet_scalenet.export import parse_size
+    from mmdet_scalenet.engine.argtypes import int_at_least, parse_size
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                                      parents=[omp])
     parser.add_argument('--depth', type=int, default=50, choices=(50, 101, 152))
@@ -50,12 +37,12 @@ def parse_args(argv=None):
                         help='inference input sizes, HxW')
     parser.add_argument('--train-size', type=parse_size,
                         help='training-step input size (default: the first of --sizes)')
-    parser.add_argument('--batch', type=at_least(1), default=1, help='inference batch size')
-    parser.add_argument('--train-batch', type=at_least(1), default=2, help='training-step batch size')
-    parser.add_argument('--threads', type=at_least(1), help='torch.set_num_threads (default: torch\'s choice)')
+    parser.add_argument('--batch', type=int_at_least(1), default=1, help='inference batch size')
+    parser.add_argument('--train-batch', type=int_at_least(1), default=2, help='training-step batch size')
+    parser.add_argument('--threads', type=int_at_least(1), help='torch.set_num_threads (default: torch\'s choice)')
     parser.add_argument('--device', default='cpu', help="'cpu' or 'cuda' (synchronised, GPU memory reported)")
-    parser.add_argument('--repeats', type=at_least(1), default=10)
-    parser.add_argument('--warmup', type=at_least(0), default=2)
+    parser.add_argument('--repeats', type=int_at_least(1), default=10)
+    parser.add_argument('--warmup', type=int_at_least(0), default=2)
     parser.add_argument('--channels-last', action='store_true', help='both networks in channels-last layout')
     parser.add_argument('--no-fast-path', action='store_true', help='skip the fused (fast-path) inference rows')
     parser.add_argument('--no-train', action='store_true', help='skip the training step and memory')
@@ -66,7 +53,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     from mmdet_scalenet import StructureError
-    from mmdet_scalenet.benchmark import BenchmarkSettings, format_report, run_benchmark
+    from mmdet_scalenet.analysis.benchmark import BenchmarkSettings, format_report, run_benchmark
     settings = BenchmarkSettings(
         depth=args.depth, structure=args.structure, detector=args.detector or args.config is not None,
         config=args.config, sizes=args.sizes, train_size=args.train_size, batch=args.batch,

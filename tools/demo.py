@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+from mmdet_scalenet.engine.argtypes import int_at_least
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 CONFIG = os.path.join(ROOT, 'configs', 'demo', 'faster-rcnn_scalenet50-light_fpn_synthetic-shapes.py')
 
@@ -21,21 +23,11 @@ def run(step, args, tag='demo'):
         sys.exit(f'[{tag}] {step} failed (exit {result.returncode}); see the messages above')
 
 
-def positive_int(text):
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'expected an integer >= 1, got {text!r}')
-    return value
-
-
 def make_data(data_root, num_train=None, num_val=None, tag='demo'):
     """Write the synthetic shapes of the demo config's ``demo_data`` (image counts overridable); return them.
     ``data_root`` is replaced only if it is empty or an earlier synthetic shapes data set; else the demo stops."""
     from mmengine.config import Config
+
     from mmdet_scalenet.datasets import make_synthetic_shapes
     data = dict(Config.fromfile(CONFIG).get('demo_data', {}))
     data.update({k: v for k, v in (('num_train', num_train), ('num_val', num_val)) if v is not None})
@@ -68,8 +60,8 @@ def add_demo_args(parser, work_dir):
     """The flags both demo scripts take: where to work, where the data goes, its size, config overrides."""
     parser.add_argument('--work-dir', default=os.path.join(ROOT, 'work_dirs', work_dir))
     parser.add_argument('--data-root', default=os.path.join(ROOT, 'data', 'synthetic_shapes'))
-    parser.add_argument('--num-train', type=positive_int, help='training images (default: the config\'s demo_data)')
-    parser.add_argument('--num-val', type=positive_int, help='validation images (default: the config\'s demo_data)')
+    parser.add_argument('--num-train', type=int_at_least(1), help='training images (default: the config\'s demo_data)')
+    parser.add_argument('--num-val', type=int_at_least(1), help='validation images (default: the config\'s demo_data)')
     parser.add_argument('--cfg-options', nargs='+', default=[], help='passed to every tools/train.py and test.py')
 
 

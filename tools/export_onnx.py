@@ -12,7 +12,7 @@ import sys
 
 
 def parse_args(argv=None):
-    from mmdet_scalenet.export import parse_size
+    from mmdet_scalenet.engine.argtypes import parse_size
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('out', help='the .onnx file to write')
     parser.add_argument('--depth', type=int, default=50, choices=(50, 101, 152))
@@ -28,8 +28,9 @@ def parse_args(argv=None):
 
 
 def build_backbone(args):
-    import mmdet_scalenet  # noqa: F401 (registers ScaleNet)
     from mmdet.registry import MODELS
+
+    import mmdet_scalenet  # noqa: F401 (registers ScaleNet)
     if args.config:
         from mmengine.config import Config
         cfg = Config.fromfile(args.config).model.backbone
@@ -44,7 +45,7 @@ def build_backbone(args):
 
 
 def load_weights(model, checkpoint):
-    from mmdet_scalenet.models.pretrained import read_state_dict
+    from mmdet_scalenet.utils.checkpoint import read_state_dict
     if checkpoint:
         state = read_state_dict(checkpoint)
         if any(key.startswith('backbone.') for key in state):
@@ -61,7 +62,7 @@ def load_weights(model, checkpoint):
 def main(argv=None):
     args = parse_args(argv)
     from mmdet_scalenet import StructureError
-    from mmdet_scalenet.export import check_onnx, export_onnx, min_input_size
+    from mmdet_scalenet.deploy import check_onnx, export_onnx, min_input_size
     try:
         model = build_backbone(args)
     except StructureError as e:

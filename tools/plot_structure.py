@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from mmdet_scalenet.allocation.plot import plot_structures
+from mmdet_scalenet.analysis.plot import plot_structures
 from mmdet_scalenet.structure import BUILTIN_STRUCTURES, StructureError, load_structure
 
 

@@ -21,7 +21,7 @@ MMCV_VERSION=2.1.0
 MMDET_VERSION=3.3.0
 MMPRETRAIN_VERSION=1.2.0
 MMSEG_VERSION=1.2.2
-# mmengine 0.10.7 imports pkg_resources, which setuptools 81 removes; torch 2.13.0 needs setuptools >= 77.0.3.
+# mmengine 0.10.7 imports pkg_resources, which setuptools 81 removes; torch 2.14.1 needs setuptools >= 77.0.3.
 # The pin goes into every install: pip would otherwise upgrade setuptools to satisfy torch's requirement.
 SETUPTOOLS="setuptools>=77.0.3,<81"
 BUILD_TOOLS=("$SETUPTOOLS" wheel ninja psutil numpy)

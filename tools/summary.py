@@ -2,7 +2,7 @@
 import argparse
 
 from mmdet_scalenet import ScaleNet, load_structure
-from mmdet_scalenet.complexity import classifier_complexity
+from mmdet_scalenet.analysis import classifier_complexity
 from mmdet_scalenet.structure import BUILTIN_STRUCTURES
 
 
@@ -17,7 +17,7 @@ def main():
           f'{"GMACs@" + str(args.size):>10}')
     for name in args.structures:
         structure = load_structure(name)
-        neurons = [sum(sum(channels) for channels, _ in structure.stage(i)) // len(structure.stage(i))
+        neurons = [sum(sum(channels) for channels in structure.stage(i)) // len(structure.stage(i))
                    for i in range(4)]
         model = ScaleNet(depth=structure.depth, structure=structure)
         counts = classifier_complexity(model, size=args.size)

@@ -1,30 +1,11 @@
-# ResNet-50 (torchvision ImageNet weights) in the C4 Faster R-CNN: stages 1-3 as the backbone, stage 4 as the
-# RoI head (mmdet's ResLayer). Differs from faster-rcnn_scalenet50-c4.py only in the network.
-_base_ = './faster-rcnn_c4.py'
+# Faster R-CNN C4, the detector of the paper's COCO experiments (jwyang/faster-rcnn.pytorch): RPN and RoIAlign (14x14)
+# on stage-3 features, stage 4 run on every RoI as the head. mmdet's C4 model with ResNet-50 in PyTorch style
+# (torchvision ImageNet weights) instead of caffe style; BatchNorm fixed and stem and stage 1 frozen, as in that code.
+_base_ = 'mmdet::_base_/models/faster-rcnn_r50-caffe-c4.py'
 
 model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='ResNet',
-        depth=50,
-        style='pytorch',
-        strides=(1, 2, 2),
-        dilations=(1, 1, 1),
-        num_stages=3,
-        out_indices=(2, ),
-        frozen_stages=1,
-        norm_cfg=dict(type='BN', requires_grad=False),
-        norm_eval=True,
-        init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50')),
-    roi_head=dict(
-        shared_head=dict(
-            _delete_=True,
-            type='ResLayer',
-            depth=50,
-            style='pytorch',
-            stride=2,
-            dilation=1,
-            stage=3,
-            norm_cfg=dict(type='BN', requires_grad=False),
-            norm_eval=True,
-            init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50'))))
+    # RGB, ImageNet mean/std on 0-255 pixels: torchvision's convention, which the ScaleNet weights are taken to
+    # follow too (the authors do not state their normalisation; their ImageNet code follows the PyTorch practice).
+    data_preprocessor=dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
+    backbone=dict(style='pytorch', init_cfg=dict(checkpoint='torchvision://resnet50')),
+    roi_head=dict(shared_head=dict(style='pytorch', init_cfg=dict(checkpoint='torchvision://resnet50'))))

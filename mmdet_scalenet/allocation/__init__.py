@@ -9,20 +9,18 @@ CVPR 2019, Sec. 3.2, Algorithm 1), as pure functions:
    files' pattern) keeps the best neurons under a budget, scored ``p = |gamma| / cost ** b``;
 4. :func:`save_allocation` writes the structure (and optionally :func:`export_kept_weights`), to retrain.
 
-``tools/allocate_neurons.py`` runs these from the command line; ``tools/plot_structure.py`` draws structures.
+Costs come from :mod:`mmdet_scalenet.geometry`. ``tools/allocate_neurons.py`` runs these from the command line;
+``tools/plot_structure.py`` draws structures (:mod:`mmdet_scalenet.analysis.plot`).
 """
 from ..structure import seed_structure
-from .cost import block_specs, neuron_macs, resnet_conv_macs, resnet_macs, structure_macs, structure_macs_by_part
 from .errors import AllocationError
-from .export import export_kept_weights, save_allocation, save_state_dict
 from .importance import SeedGammas, find_backbone_prefix, load_seed_gammas, neuron_scores, read_branch_gammas
 from .report import format_allocation, format_comparison
+from .save import export_kept_weights, save_allocation
 from .select import MODES, Allocation, allocate, rank_neurons, select_block_flops, select_network_flops
 
 __all__ = [
-    'MODES', 'Allocation', 'AllocationError', 'SeedGammas', 'allocate', 'block_specs', 'export_kept_weights',
-    'find_backbone_prefix', 'format_allocation', 'format_comparison', 'load_seed_gammas', 'neuron_macs',
-    'neuron_scores', 'rank_neurons', 'read_branch_gammas', 'resnet_conv_macs', 'resnet_macs', 'save_allocation',
-    'save_state_dict', 'seed_structure', 'select_block_flops', 'select_network_flops', 'structure_macs',
-    'structure_macs_by_part',
+    'MODES', 'Allocation', 'AllocationError', 'SeedGammas', 'allocate', 'export_kept_weights', 'find_backbone_prefix',
+    'format_allocation', 'format_comparison', 'load_seed_gammas', 'neuron_scores', 'rank_neurons',
+    'read_branch_gammas', 'save_allocation', 'seed_structure', 'select_block_flops', 'select_network_flops',
 ]

@@ -7,8 +7,8 @@ Every output neuron ``n`` of an SA block (one output channel of one branch conv)
 where ``V_n = |gamma_n|`` is the scale of the BatchNorm that follows the branch (after its upsample): the
 *BN-scale importance* of Network Slimming (Liu et al., "Learning Efficient Convolutional Networks through Network
 Slimming", ICCV 2017); ``O_n`` is the neuron's cost, the multiply-accumulates of its output channel at the block's
-224x224 ``side`` (:func:`~.cost.neuron_macs`); ``b = 0`` in the paper, so the ranking is by ``|gamma|`` alone,
-and ``b > 0`` favours cheap (coarse-scale) neurons.
+224x224 ``side`` (:func:`~mmdet_scalenet.geometry.neuron_macs`); ``b = 0`` in the paper, so the ranking is by
+``|gamma|`` alone, and ``b > 0`` favours cheap (coarse-scale) neurons.
 
 The gammas are read from a state dict in any of three layouts: a backbone's (``layer1.0.bn2.0.weight``), the
 authors' classifier (the same plus ``fc.*``), or an mmdet detector (``backbone.layer1.0.bn2.0.weight``); the
@@ -21,8 +21,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Optional, Sequence, Tuple
 
-from ..structure import SCALE_FACTORS, STAGE_BLOCKS, Structure
-from .cost import block_specs, branch_kernel_size, neuron_macs
+from ..geometry import SCALE_FACTORS, STAGE_BLOCKS, block_specs, branch_kernel_size, neuron_macs
+from ..structure import Structure
+from ..utils.checkpoint import read_state_dict
 from .errors import AllocationError
 
 __all__ = ['SeedGammas', 'find_backbone_prefix', 'load_seed_gammas', 'neuron_scores', 'read_branch_gammas']
@@ -50,11 +51,8 @@ class SeedGammas:
     @property
     def structure(self) -> Structure:
         """The seed's structure: how many neurons each branch of each block has in the checkpoint."""
-        specs = block_specs(self.depth)
-        return Structure(depth=self.depth,
-                         blocks=tuple(tuple(len(branch) for branch in block) for block in self.gammas),
-                         sides=tuple(spec.side for spec in specs),
-                         scale_factors=self.scale_factors,
+        blocks = tuple(tuple(len(branch) for branch in block) for block in self.gammas)
+        return Structure(depth=self.depth, blocks=blocks, scale_factors=self.scale_factors,
                          name=f'seed of {os.path.basename(self.source)}')
 
 
@@ -205,15 +203,14 @@ def load_seed_gammas(path: str,
                      prefix: Optional[str] = None,
                      norm_name: str = 'bn2') -> SeedGammas:
     """:func:`read_branch_gammas` of a checkpoint file, read safely (``weights_only=True``) by
-    :func:`mmdet_scalenet.models.pretrained.read_state_dict`."""
-    from ..models.pretrained import read_state_dict
+    :func:`mmdet_scalenet.utils.read_state_dict`."""
     return read_branch_gammas(read_state_dict(path), depth=depth, scale_factors=scale_factors, prefix=prefix,
                               norm_name=norm_name, source=os.fspath(path))
 
 
 def neuron_scores(gammas: SeedGammas, b: float = 0.0) -> Tuple[Tuple[Tuple[float, ...], ...], ...]:
     """``p = |gamma| / O ** b`` of every neuron (``scores[block][branch][channel]``), ``O`` from
-    :func:`~.cost.neuron_macs`. ``b = 0`` (the paper's choice) ranks by ``|gamma|`` alone."""
+    :func:`~mmdet_scalenet.geometry.neuron_macs`. ``b = 0`` (the paper's choice) ranks by ``|gamma|`` alone."""
     if isinstance(b, bool) or not (isinstance(b, (int, float)) and math.isfinite(b) and b >= 0):
         raise AllocationError(f'b: expected a finite number >= 0, got {b!r}')
     scores = []

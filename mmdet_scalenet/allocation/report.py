@@ -1,8 +1,8 @@
 """Text summaries of structures and allocations: neurons per scale and GMACs per stage, against ResNet."""
 from typing import List
 
+from ..geometry import STAGE_SIDES, block_specs, resnet_macs_by_part, structure_macs_by_part
 from ..structure import Structure
-from .cost import block_specs, resnet_macs_by_part, structure_macs_by_part
 from .select import Allocation
 
 __all__ = ['format_comparison', 'format_allocation']
@@ -10,7 +10,7 @@ __all__ = ['format_comparison', 'format_allocation']
 
 def _scale_totals(structure: Structure, stage: int) -> List[int]:
     rows = structure.stage(stage)
-    return [sum(channels[i] for channels, _ in rows) for i in range(len(structure.scale_factors))]
+    return [sum(channels[i] for channels in rows) for i in range(len(structure.scale_factors))]
 
 
 def format_comparison(before: Structure, after: Structure) -> str:
@@ -30,7 +30,7 @@ def format_comparison(before: Structure, after: Structure) -> str:
         rows = after.stage(stage)
         key = f'stage{stage + 1}'
         lines.append(
-            f'{stage + 1:>5} {rows[0][1]:>4} {len(rows):>6}  '
+            f'{stage + 1:>5} {STAGE_SIDES[stage]:>4} {len(rows):>6}  '
             f'{" ".join(f"{n:>5}" for n in _scale_totals(before, stage)):<{width}}  '
             f'{" ".join(f"{n:>5}" for n in _scale_totals(after, stage)):<{width}}  '
             f'{macs_before[key] / 1e9:>12.3f} {macs_after[key] / 1e9:>7.3f} {macs_resnet[key] / 1e9:>10.3f}')

@@ -9,11 +9,11 @@ budgets decide how many:
     the ResNet 3x3 conv the block replaces (``planes * planes * 9 * side**2``), times ``factor``. A neuron that
     does not fit is skipped and the walk goes on, so cheaper neurons further down can still fill the budget.
 
-``network-flops`` (the pattern of the released structure files, REFERENCE.md section 5)
+``network-flops`` (the pattern of the authors' released structure files)
     Every block keeps its top ``k = round(m * planes)`` neurons (half rounds up; at least 1, at most the block's
     neurons), with one width multiplier ``m`` for the whole network: the largest ``m`` whose network
-    multiply-accumulates at 224x224 (:func:`~.cost.structure_macs`) do not exceed the target. All blocks of a
-    stage then keep the same number of neurons, as in the released files.
+    multiply-accumulates at 224x224 (:func:`~mmdet_scalenet.geometry.structure_macs`) do not exceed the target.
+    All blocks of a stage then keep the same number of neurons, as in the released files.
 
 Ranking is deterministic: by descending score, ties to the lower branch index, then to the lower channel index.
 A block never ends with zero neurons: where not even its best neuron fits a ``block-flops`` budget, that neuron
@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import List, Optional, Sequence, Tuple
 
+from ..geometry import block_specs, branch_macs, neuron_macs, resnet_conv_macs, structure_macs
 from ..structure import Structure
-from .cost import block_specs, neuron_macs, resnet_conv_macs, structure_macs
 from .errors import AllocationError
 from .importance import SeedGammas, neuron_scores
 
@@ -73,9 +73,7 @@ class Allocation:
     def branch_macs(self, block: int) -> int:
         """Multiply-accumulates of the kept neurons' branch convs in ``block`` (what Eq. 6 budgets)."""
         spec = block_specs(self.structure.depth)[block]
-        return sum(count * neuron_macs(spec.planes, spec.side, i, factor)
-                   for i, (count, factor) in enumerate(zip(self.structure.blocks[block],
-                                                           self.structure.scale_factors)))
+        return branch_macs(spec, self.structure.blocks[block], self.structure.scale_factors)
 
 
 def rank_neurons(block_scores: Sequence[Sequence[float]]) -> List[Tuple[int, int]]:
@@ -95,11 +93,8 @@ def _name(gammas: SeedGammas, mode: str, budget: float, b: float) -> str:
 
 
 def _structure(gammas: SeedGammas, kept: Kept, name: str) -> Structure:
-    return Structure(depth=gammas.depth,
-                     blocks=tuple(tuple(len(k) for k in block) for block in kept),
-                     sides=tuple(spec.side for spec in block_specs(gammas.depth)),
-                     scale_factors=gammas.scale_factors,
-                     name=name)
+    return Structure(depth=gammas.depth, blocks=tuple(tuple(len(k) for k in block) for block in kept),
+                     scale_factors=gammas.scale_factors, name=name)
 
 
 def _positive(value, what: str) -> float:

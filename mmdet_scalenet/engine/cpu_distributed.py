@@ -11,8 +11,8 @@ import subprocess
 
 import torch
 import torch.distributed as dist
-from mmengine.registry import MODEL_WRAPPERS
 from mmengine.model import MMDistributedDataParallel
+from mmengine.registry import MODEL_WRAPPERS
 
 __all__ = ['CPUDistributedDataParallel', 'setup_cpu_distributed']
 

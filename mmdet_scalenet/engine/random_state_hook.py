@@ -3,9 +3,9 @@ import random
 
 import numpy as np
 import torch
-from mmengine.registry import HOOKS
 from mmengine.dist import get_world_size
 from mmengine.hooks import Hook
+from mmengine.registry import HOOKS
 
 __all__ = ['RandomStateHook']
 

@@ -6,25 +6,16 @@ every key the module has must be in the file with the same shape, and every key 
 those the caller names as ignorable (the classifier's ``fc.*``, stages the module does not build).
 """
 import copy
-import os
-import pickle
 from collections import OrderedDict
-from typing import Callable, Collection, Dict, Optional, Tuple
+from typing import Callable, Collection, Optional, Tuple
 
-import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 from mmengine.model.weight_init import PretrainedInit, update_init_info
-from mmengine.runner.checkpoint import CheckpointLoader
 
-__all__ = [
-    'CheckpointMismatchError', 'StrictPretrainedMixin', 'is_pretrained_cfg', 'load_pretrained', 'read_state_dict',
-    'split_pretrained'
-]
+from ..utils.checkpoint import CheckpointMismatchError, read_state_dict
 
-
-class CheckpointMismatchError(RuntimeError):
-    """A checkpoint's keys or shapes do not match the module it is loaded into."""
+__all__ = ['StrictPretrainedMixin', 'is_pretrained_cfg', 'load_pretrained', 'split_pretrained']
 
 
 def is_pretrained_cfg(cfg) -> bool:
@@ -44,35 +35,6 @@ def split_pretrained(init_cfg) -> Tuple[Optional[dict], Optional[list]]:
         raise ValueError(f'init_cfg has {len(pretrained)} Pretrained entries; expected at most one')
     others = [cfg for cfg in cfgs if not is_pretrained_cfg(cfg)]
     return (copy.deepcopy(pretrained[0]) if pretrained else None), others
-
-
-def read_state_dict(filename: str, map_location: str = 'cpu') -> Dict[str, torch.Tensor]:
-    """Read a checkpoint's state dict with ``weights_only=True``.
-
-    Unwraps a ``state_dict`` entry (mmengine and many trainers) and strips a ``module.`` prefix (DataParallel).
-    Local files are read with ``torch.load(..., weights_only=True)``; other schemes (``http://``, ...) go through
-    mmengine's loaders, which on torch >= 2.6 load with ``weights_only=True`` too.
-    """
-    filename = os.fspath(filename)
-    if '://' in filename:
-        checkpoint = CheckpointLoader.load_checkpoint(filename, map_location=map_location)
-    else:
-        if not os.path.isfile(filename):
-            raise FileNotFoundError(f'{filename}: checkpoint file not found')
-        try:
-            checkpoint = torch.load(filename, map_location=map_location, weights_only=True)
-        except pickle.UnpicklingError as e:
-            raise pickle.UnpicklingError(
-                f'{filename}: refused by safe loading (weights_only=True): it holds objects other than tensors '
-                f'and plain containers, possibly code. Load only checkpoints you trust. Detail: {e}') from None
-    if isinstance(checkpoint, dict) and isinstance(checkpoint.get('state_dict'), dict):
-        checkpoint = checkpoint['state_dict']
-    if not isinstance(checkpoint, dict) or not all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
-        raise CheckpointMismatchError(f'{filename}: expected a state dict of tensors (optionally under '
-                                      f'"state_dict"), got {type(checkpoint).__name__}')
-    if checkpoint and all(key.startswith('module.') for key in checkpoint):
-        checkpoint = OrderedDict((key[len('module.'):], value) for key, value in checkpoint.items())
-    return checkpoint
 
 
 def _summary(keys, limit: int = 20) -> str:

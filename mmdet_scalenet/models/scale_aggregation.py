@@ -12,7 +12,7 @@ from mmcv.cnn import build_conv_layer, build_norm_layer, build_plugin_layer
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..structure import branch_kernel_size
+from ..geometry import EXPANSION, SCALE_FACTORS, branch_kernel_size
 
 __all__ = [
     'PLUGIN_POSITIONS', 'SABottleneck', 'branch_kernel_size', 'build_norm', 'conv_at_least_kernel', 'downsample_by',
@@ -102,20 +102,20 @@ class SABottleneck(BaseModule):
             mmdet's ``Bottleneck`` runs them.
         init_cfg: mmengine init config.
     """
-    expansion = 4
+    expansion = EXPANSION
 
     def __init__(self,
                  inplanes: int,
                  planes: int,
                  branch_channels: Sequence[int],
                  side: int,
-                 scale_factors: Sequence[int] = (1, 2, 4, 7),
+                 scale_factors: Sequence[int] = SCALE_FACTORS,
                  stride: int = 1,
                  dilation: int = 1,
                  downsample: Optional[nn.Module] = None,
                  with_cp: bool = False,
                  conv_cfg: Optional[dict] = None,
-                 norm_cfg: dict = dict(type='BN', requires_grad=True),  # noqa: B008 (never mutated)
+                 norm_cfg: dict = dict(type='BN', requires_grad=True),  # noqa: B006 (never mutated)
                  dcn: Optional[dict] = None,
                  plugins: Optional[Sequence[dict]] = None,
                  init_cfg=None):
@@ -156,6 +156,8 @@ class SABottleneck(BaseModule):
             self.conv2[str(i)] = conv
             self.norm2_name, norms2[str(i)] = build_norm(norm_cfg, channels, postfix=2)
         self.add_module(self.norm2_name, norms2)
+        #: Branches whose conv is deformable (mmcv's ``*Pack`` convs compute their offsets with ``conv_offset``).
+        self.deformable = frozenset(key for key, conv in self.conv2.items() if hasattr(conv, 'conv_offset'))
 
         self.conv3 = build_conv_layer(conv_cfg, sum(branch_channels), planes * self.expansion, kernel_size=1,
                                       bias=False)
@@ -198,18 +200,18 @@ class SABottleneck(BaseModule):
         """Names of the submodules that the authors' network does not have: the plugins and the offset convs of
         deformable branch convs. Their parameters keep their initialisation when released weights are loaded."""
         names = [name for position in PLUGIN_POSITIONS for name in self.plugin_names[position]]
-        names += [f'conv2.{key}.conv_offset' for key, conv in self.conv2.items() if hasattr(conv, 'conv_offset')]
+        names += [f'conv2.{key}.conv_offset' for key in sorted(self.deformable)]
         return names
 
     def init_weights(self) -> None:
         super().init_weights()
         # A deformable conv starts as its plain conv (zero offsets), as in mmcv and the DCN papers; the backbone's
         # Kaiming init of every Conv2d would otherwise have reached the offset convs too.
-        for conv in self.conv2.values():
-            if hasattr(conv, 'conv_offset'):
-                nn.init.zeros_(conv.conv_offset.weight)
-                if conv.conv_offset.bias is not None:
-                    nn.init.zeros_(conv.conv_offset.bias)
+        for key in self.deformable:
+            offset = self.conv2[key].conv_offset
+            nn.init.zeros_(offset.weight)
+            if offset.bias is not None:
+                nn.init.zeros_(offset.bias)
 
     def _plugins(self, x: torch.Tensor, position: str) -> torch.Tensor:
         for name in self.plugin_names[position]:
@@ -221,7 +223,8 @@ class SABottleneck(BaseModule):
         size = (x.shape[-2], x.shape[-1])
         outs = []
         for key, conv in self.conv2.items():
-            y = conv_at_least_kernel(conv, downsample_by(x, self.scale_factors[int(key)]))
+            pooled = downsample_by(x, self.scale_factors[int(key)])
+            y = conv_at_least_kernel(conv, pooled) if key in self.deformable else conv(pooled)
             norm = self.norm2[key]
             if isinstance(norm, _BatchNorm) and not norm.training and norm.running_mean is not None:
                 # An eval-mode BN (running statistics) is a per-channel affine map and both upsamplings are convex

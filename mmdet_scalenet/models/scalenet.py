@@ -7,18 +7,18 @@ from typing import List, Optional, Sequence, Set, Tuple
 import torch
 import torch.nn as nn
 from mmcv.cnn import build_conv_layer
-from mmengine.registry import MODELS
 from mmengine.model import BaseModule, Sequential
+from mmengine.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..structure import DEFAULT_STRUCTURES, STAGE_BLOCKS, STAGE_PLANES, Structure, load_structure
+from ..deploy.fuse import fuse_scalenet
+from ..geometry import EXPANSION, STAGE_BLOCKS, STAGE_PLANES, STAGE_SIDES, STEM_CHANNELS, stage_inplanes
+from ..structure import DEFAULT_STRUCTURES, Structure, load_structure
 from .pretrained import StrictPretrainedMixin
 from .scale_aggregation import PLUGIN_POSITIONS, SABottleneck, build_norm
 
 __all__ = ['ScaleNet', 'ScaleNetLayer', 'ScaleNetModule']
 
-#: Output channels of the stem (7x7 conv), the input of stage 1.
-STEM_CHANNELS = 64
 #: ResNet's ``style`` values; in ScaleNet both name the same network (see :class:`ScaleNet`).
 STYLES = ('pytorch', 'caffe')
 
@@ -32,7 +32,8 @@ class ScaleNetLayer(Sequential):
     Args:
         inplanes: input channels.
         planes: bottleneck width; the stage outputs ``planes * 4``.
-        blocks: ``(branch_channels, side)`` of every block, e.g. ``Structure.stage(i)``.
+        blocks: the branch channels of every block, e.g. ``Structure.stage(i)``.
+        side: the stage's feature-map side at 224x224 (decides the branch kernels).
         scale_factors: the branch downsampling factors.
         stride: 1 or 2, for the first block.
         **block_kwargs: ``dilation``, ``dcn``, ``plugins``, ``with_cp``, ``conv_cfg``, ``norm_cfg``, ``init_cfg``
@@ -42,20 +43,21 @@ class ScaleNetLayer(Sequential):
     def __init__(self,
                  inplanes: int,
                  planes: int,
-                 blocks: Sequence[Tuple[Sequence[int], int]],
+                 blocks: Sequence[Sequence[int]],
+                 side: int,
                  scale_factors: Sequence[int],
                  stride: int = 1,
                  conv_cfg: Optional[dict] = None,
-                 norm_cfg: dict = dict(type='BN', requires_grad=True),  # noqa: B008 (never mutated)
+                 norm_cfg: dict = dict(type='BN', requires_grad=True),  # noqa: B006 (never mutated)
                  **block_kwargs):
         if not blocks:
             raise ValueError('a ScaleNet stage needs at least one block')
-        outplanes = planes * SABottleneck.expansion
+        outplanes = planes * EXPANSION
         downsample = nn.Sequential(
             build_conv_layer(conv_cfg, inplanes, outplanes, kernel_size=1, bias=False),
             build_norm(norm_cfg, outplanes)[1])
         layers = []
-        for index, (branch_channels, side) in enumerate(blocks):
+        for index, branch_channels in enumerate(blocks):
             first = index == 0
             layers.append(SABottleneck(
                 inplanes=inplanes if first else outplanes,
@@ -72,14 +74,11 @@ class ScaleNetLayer(Sequential):
 
     @classmethod
     def from_structure(cls, structure: Structure, stage: int, **kwargs) -> 'ScaleNetLayer':
-        """Stage ``stage`` (0-based) of ``structure``, with the input width it has in a ScaleNet; ``stride``
+        """Stage ``stage`` (0-based) of ``structure``, with the widths and side it has in a ScaleNet; ``stride``
         defaults to the network's (1 for the first stage, 2 after)."""
         kwargs.setdefault('stride', 1 if stage == 0 else 2)
-        return cls(inplanes=STEM_CHANNELS if stage == 0 else STAGE_PLANES[stage - 1] * SABottleneck.expansion,
-                   planes=STAGE_PLANES[stage],
-                   blocks=structure.stage(stage),
-                   scale_factors=structure.scale_factors,
-                   **kwargs)
+        return cls(inplanes=stage_inplanes(stage), planes=STAGE_PLANES[stage], blocks=structure.stage(stage),
+                   side=STAGE_SIDES[stage], scale_factors=structure.scale_factors, **kwargs)
 
 
 def _check_choice(name: str, value, choices) -> None:
@@ -110,7 +109,7 @@ class ScaleNetModule(StrictPretrainedMixin, BaseModule):
         if pretrained is not None:
             if not isinstance(pretrained, str):
                 raise TypeError(f'pretrained must be a str or None, got {type(pretrained).__name__}')
-            warnings.warn('DeprecationWarning: pretrained is deprecated, please use "init_cfg" instead')
+            warnings.warn('DeprecationWarning: pretrained is deprecated, please use "init_cfg" instead', stacklevel=2)
             self.init_cfg = dict(type='Pretrained', checkpoint=pretrained)
         elif init_cfg is None:
             self.init_cfg = [
@@ -229,7 +228,7 @@ class ScaleNet(ScaleNetModule):
                  avg_down: bool = False,
                  frozen_stages: int = -1,
                  conv_cfg: Optional[dict] = None,
-                 norm_cfg: dict = dict(type='BN', requires_grad=True),  # noqa: B008 (never mutated)
+                 norm_cfg: dict = dict(type='BN', requires_grad=True),  # noqa: B006 (never mutated)
                  norm_eval: bool = True,
                  dcn: Optional[dict] = None,
                  stage_with_dcn: Optional[Sequence[bool]] = None,
@@ -254,7 +253,8 @@ class ScaleNet(ScaleNetModule):
             check_stride_dilation(stride, dilation, f'stage {i + 1}: ')
         self.stage_with_dcn = _per_stage('stage_with_dcn', stage_with_dcn, num_stages, (False, ) * 4)
         if dcn is not None and not any(self.stage_with_dcn):
-            warnings.warn('ScaleNet: dcn is set but stage_with_dcn selects no stage, so no conv is deformable')
+            warnings.warn('ScaleNet: dcn is set but stage_with_dcn selects no stage, so no conv is deformable',
+                          stacklevel=2)
         if plugins is not None and not isinstance(plugins, (list, tuple)):
             raise TypeError(f'plugins must be a list of plugin specs, got {type(plugins).__name__}')
 
@@ -285,8 +285,8 @@ class ScaleNet(ScaleNetModule):
                 with_cp=with_cp, conv_cfg=conv_cfg, norm_cfg=norm_cfg, init_cfg=block_init_cfg)
             self.add_module(f'layer{i + 1}', layer)
             self.res_layers.append(f'layer{i + 1}')
-        self.feat_dim = STAGE_PLANES[num_stages - 1] * SABottleneck.expansion
-        self.out_channels = tuple(STAGE_PLANES[i] * SABottleneck.expansion for i in out_indices)
+        self.feat_dim = STAGE_PLANES[num_stages - 1] * EXPANSION
+        self.out_channels = tuple(STAGE_PLANES[i] * EXPANSION for i in out_indices)
 
         self._freeze_stages()
 
@@ -365,8 +365,7 @@ class ScaleNet(ScaleNetModule):
 
     def fuse(self, merge_shortcut: bool = False, channels_last: bool = True) -> nn.Module:
         """The exact inference fast path: a new, eval-only copy with every BatchNorm folded into its conv (see
-        :mod:`mmdet_scalenet.models.fuse`). ``self`` is unchanged and stays trainable."""
-        from .fuse import fuse_scalenet
+        :mod:`mmdet_scalenet.deploy.fuse`). ``self`` is unchanged and stays trainable."""
         return fuse_scalenet(self, merge_shortcut=merge_shortcut, channels_last=channels_last)
 
     def train(self, mode: bool = True) -> 'ScaleNet':

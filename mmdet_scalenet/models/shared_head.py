@@ -4,8 +4,7 @@ from typing import Optional
 import torch
 from mmengine.registry import MODELS
 
-from ..structure import STAGE_PLANES
-from .scale_aggregation import SABottleneck
+from ..geometry import EXPANSION, STAGE_PLANES
 from .scalenet import ScaleNetLayer, ScaleNetModule, check_stride_dilation
 
 __all__ = ['ScaleNetResLayer']
@@ -45,7 +44,7 @@ class ScaleNetResLayer(ScaleNetModule):
                  stride: int = 2,
                  dilation: int = 1,
                  style: str = 'pytorch',
-                 norm_cfg: dict = dict(type='BN', requires_grad=True),  # noqa: B008 (never mutated)
+                 norm_cfg: dict = dict(type='BN', requires_grad=True),  # noqa: B006 (never mutated)
                  norm_eval: bool = True,
                  with_cp: bool = False,
                  dcn: Optional[dict] = None,
@@ -72,4 +71,4 @@ class ScaleNetResLayer(ScaleNetModule):
 
     @property
     def out_channels(self) -> int:
-        return STAGE_PLANES[self.stage] * SABottleneck.expansion
+        return STAGE_PLANES[self.stage] * EXPANSION

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from mmdet_scalenet import load_structure
-from mmdet_scalenet.allocation import read_branch_gammas, select_block_flops, structure_macs
+from mmdet_scalenet.allocation import read_branch_gammas, select_block_flops
+from mmdet_scalenet.geometry import structure_macs
 
 
 def run(tool, capsys, *args):

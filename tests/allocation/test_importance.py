@@ -5,8 +5,14 @@ from collections import OrderedDict
 import pytest
 import torch
 
-from mmdet_scalenet.allocation import (AllocationError, find_backbone_prefix, load_seed_gammas, neuron_scores,
-                                       read_branch_gammas, seed_structure)
+from mmdet_scalenet.allocation import (
+    AllocationError,
+    find_backbone_prefix,
+    load_seed_gammas,
+    neuron_scores,
+    read_branch_gammas,
+    seed_structure,
+)
 
 
 def detector_of(state):

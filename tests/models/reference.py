@@ -1,4 +1,5 @@
-"""An independent reference: ScaleNet exactly as REFERENCE.md section 2 describes it, in the authors' key layout.
+"""An independent reference: ScaleNet as the paper (Sec. 3.1, Fig. 2) and the authors' release describe it, in
+their checkpoint key layout.
 
 Written from the description, sharing no code with the package, so the parity test compares two implementations.
 """
@@ -73,6 +74,10 @@ class ReferenceScaleNet(nn.Module):
                 inplanes, r = planes * 4, r + 1
             setattr(self, f'layer{stage + 1}', nn.Sequential(*blocks))
         self.fc = nn.Linear(2048, 1000)
+
+    def logits(self, x):
+        """The classifier: stage-4 features, global average pooling, the 1000-way fc."""
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(self.forward(x)[-1], 1), 1))
 
     def forward(self, x):
         x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 3, 2, 1)

@@ -9,19 +9,13 @@ from .reference import random_reference
 CASES = [('scalenet50', 50), ('scalenet50_light', 50), ('scalenet101', 101), ('scalenet152', 152)]
 
 
-def assert_close(actual, expected, name):
-    scale = max(1.0, expected.abs().max().item())
-    error = (actual - expected).abs().max().item()
-    assert error <= 1e-4 * scale, f'{name}: max abs error {error:.3g} (scale {scale:.3g})'
-
-
 @pytest.fixture(scope='module')
 def checkpoints(tmp_path_factory):
     return tmp_path_factory.mktemp('authors')
 
 
 @pytest.mark.parametrize('name,depth', CASES)
-def test_authors_layout_checkpoint_reproduces_reference(name, depth, checkpoints):
+def test_authors_layout_checkpoint_reproduces_reference(name, depth, checkpoints, assert_close):
     reference = random_reference(depth, load_structure(name).to_rows())
     state = reference.state_dict()
     assert 'fc.weight' in state and 'layer1.0.downsample.0.weight' in state

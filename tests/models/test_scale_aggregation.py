@@ -2,13 +2,7 @@
 import pytest
 import torch
 
-from mmdet_scalenet.models.scale_aggregation import SABottleneck, branch_kernel_size, downsample_by, upsample_to
-
-
-@pytest.mark.parametrize('side,index,kernel', [(56, 3, 3), (28, 3, 3), (14, 3, 3), (7, 3, 1), (7, 2, 3),
-                                               (7, 0, 3), (14, 0, 3)])
-def test_branch_kernel_size_uses_two_to_the_index(side, index, kernel):
-    assert branch_kernel_size(side, index) == kernel
+from mmdet_scalenet.models.scale_aggregation import SABottleneck, downsample_by, upsample_to
 
 
 def test_downsample_by_floors_and_clamps_to_the_map():

@@ -33,7 +33,7 @@ def test_default_structure_follows_depth():
     for depth in (50, 101):
         model = ScaleNet(depth=depth)
         assert model.structure.name == f'scalenet{depth}'
-        assert len(getattr(model, 'layer3')) == {50: 6, 101: 23}[depth]
+        assert len(model.layer3) == {50: 6, 101: 23}[depth]
 
 
 def test_bad_arguments_raise():

@@ -8,7 +8,7 @@ import torch
 from mmengine.logging import HistoryBuffer
 
 import mmdet_scalenet  # noqa: F401  (registers the allow-list)
-from mmdet_scalenet.utils import restricted_getattr
+from mmdet_scalenet.utils.safe_checkpoint import restricted_getattr
 
 
 def roundtrip(obj):

@@ -14,13 +14,13 @@ from typing import Dict, Mapping, Optional, Union
 
 import torch
 
+from ..geometry import block_specs
 from ..structure import save_structure
-from .cost import block_specs
+from ..utils.fileio import check_writable, temp_beside
 from .errors import AllocationError
-from ..fileio import check_writable, temp_beside, write_atomically
 from .select import Allocation
 
-__all__ = ['allocation_meta', 'export_kept_weights', 'save_allocation', 'save_state_dict']
+__all__ = ['allocation_meta', 'export_kept_weights', 'save_allocation']
 
 PathLike = Union[str, os.PathLike]
 
@@ -112,14 +112,6 @@ def _save_to_temp(obj, path: str) -> str:
         os.unlink(tmp)
         raise
     return tmp
-
-
-def save_state_dict(state: Mapping[str, torch.Tensor], path: PathLike, overwrite: bool = False,
-                    meta: Optional[dict] = None) -> None:
-    """Write ``{'state_dict': state, 'meta': meta}`` to ``path`` atomically; an existing file is an error unless
-    ``overwrite``. :func:`~mmdet_scalenet.models.pretrained.read_state_dict` and mmengine read it back."""
-    obj = {'state_dict': OrderedDict(state), 'meta': meta or {}}
-    write_atomically(os.fspath(path), lambda tmp: torch.save(obj, tmp), overwrite)
 
 
 def save_allocation(allocation: Allocation, path: PathLike, layout: str = 'schema', overwrite: bool = False,

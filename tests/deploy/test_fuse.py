@@ -7,38 +7,15 @@ import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet_scalenet import ScaleNet
-from mmdet_scalenet.models.fuse import FusedConv2d, FusedScaleNet, fold_conv_bn, fuse_scalenet
+from mmdet_scalenet.deploy import FusedConv2d, FusedScaleNet, fold_conv_bn, fuse_scalenet
 
 STRUCTURES = [('scalenet50', 50), ('scalenet50_light', 50), ('scalenet101', 101), ('scalenet152', 152)]
 # 224: every upsample of stages 1-2 is nearest; 257x319: bilinear ones in every stage; 32x32: pooling clamped.
 SIZES = [(224, 224), (257, 319), (32, 32)]
 
 
-def randomised(model, seed=0):
-    """Random conv weights and random BatchNorm statistics and affine parameters, so folding is really tested."""
-    generator = torch.Generator().manual_seed(seed)
-    for name, m in model.named_modules():
-        if isinstance(m, nn.Conv2d):
-            fan_out = m.out_channels * m.kernel_size[0] * m.kernel_size[1]
-            m.weight.data = torch.randn(m.weight.shape, generator=generator) * (2.0 / fan_out) ** 0.5
-        elif isinstance(m, _BatchNorm):
-            for tensor, low, high in ((m.weight.data, 0.5, 1.0), (m.bias.data, -0.2, 0.2),
-                                      (m.running_mean, -0.2, 0.2), (m.running_var, 0.5, 2.0)):
-                tensor.copy_(torch.rand(tensor.shape, generator=generator) * (high - low) + low)
-            if name.endswith('bn3'):
-                m.weight.data.mul_(0.3)  # keep the residual stream bounded over 50 blocks
-    return model.eval()
-
-
-def assert_close(actual, expected, name):
-    assert actual.shape == expected.shape, name
-    scale = max(1.0, expected.abs().max().item())
-    error = (actual - expected).abs().max().item()
-    assert error <= 1e-4 * scale, f'{name}: max abs error {error:.3g} (scale {scale:.3g})'
-
-
 @pytest.fixture(scope='module', params=STRUCTURES, ids=[s for s, _ in STRUCTURES])
-def model_and_fused(request):
+def model_and_fused(request, randomised):
     """One fused model per structure, reused at every size (its cached oneDNN weights must serve them all)."""
     name, depth = request.param
     model = randomised(ScaleNet(depth=depth, structure=name, init_cfg=None))
@@ -46,7 +23,7 @@ def model_and_fused(request):
 
 
 @pytest.mark.parametrize('size', SIZES, ids=[f'{h}x{w}' for h, w in SIZES])
-def test_fast_path_equals_eval_model(model_and_fused, size):
+def test_fast_path_equals_eval_model(model_and_fused, size, assert_close):
     model, fused = model_and_fused
     x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
@@ -57,7 +34,7 @@ def test_fast_path_equals_eval_model(model_and_fused, size):
 
 
 @pytest.mark.parametrize('merge_shortcut,channels_last', [(False, False), (True, False), (False, True)])
-def test_every_fast_path_option_is_exact(merge_shortcut, channels_last):
+def test_every_fast_path_option_is_exact(merge_shortcut, channels_last, randomised, assert_close):
     model = randomised(ScaleNet(depth=50, structure='scalenet50_light', init_cfg=None), seed=3)
     fused = model.fuse(merge_shortcut=merge_shortcut, channels_last=channels_last)
     x = torch.randn(2, 3, 97, 131, generator=torch.Generator().manual_seed(2))
@@ -66,7 +43,7 @@ def test_every_fast_path_option_is_exact(merge_shortcut, channels_last):
             assert_close(a, e, f'merge={merge_shortcut} channels_last={channels_last}')
 
 
-def test_fused_model_has_no_norms_and_keeps_the_backbone_contract():
+def test_fused_model_has_no_norms_and_keeps_the_backbone_contract(randomised, assert_close):
     model = randomised(ScaleNet(depth=50, structure='scalenet50_light', out_indices=(1, 3), init_cfg=None))
     fused = model.fuse()
     assert isinstance(fused, FusedScaleNet) and not fused.training
@@ -88,7 +65,7 @@ def test_fused_model_has_no_norms_and_keeps_the_backbone_contract():
     assert_close(a, e, 'num_stages=3')
 
 
-def test_fusing_leaves_the_model_and_its_training_untouched():
+def test_fusing_leaves_the_model_and_its_training_untouched(randomised):
     model = randomised(ScaleNet(depth=50, structure='scalenet50_light', init_cfg=None))
     model.train()
     before = copy.deepcopy(model.state_dict())
@@ -106,7 +83,7 @@ def test_fusing_leaves_the_model_and_its_training_untouched():
     assert fused.eval() is fused
 
 
-def test_fold_conv_bn_matches_conv_then_norm():
+def test_fold_conv_bn_matches_conv_then_norm(randomised, assert_close):
     conv = nn.Conv2d(5, 7, 3, padding=1, bias=True)
     norm = nn.BatchNorm2d(7)
     randomised(nn.Sequential(conv, norm))
@@ -116,7 +93,7 @@ def test_fold_conv_bn_matches_conv_then_norm():
         torch.testing.assert_close(fused(x), norm(conv(x)), rtol=1e-5, atol=1e-5)
 
 
-def test_branch_norm_folds_through_the_upsample():
+def test_branch_norm_folds_through_the_upsample(randomised, assert_close):
     """BN(upsample(y)) == upsample(BN(y)) for nearest and bilinear: why branch norms fold into branch convs."""
     norm = randomised(nn.Sequential(nn.BatchNorm2d(6)))[0]
     y = torch.randn(1, 6, 5, 7)
@@ -136,7 +113,7 @@ def test_only_batch_norm_models_can_be_fused():
 
 
 @pytest.mark.parametrize('relu', [True, False])
-def test_fused_conv_onednn_path_equals_the_reference_path(relu):
+def test_fused_conv_onednn_path_equals_the_reference_path(relu, randomised, assert_close):
     conv = fold_conv_bn(*randomised(nn.Sequential(nn.Conv2d(16, 24, 3, padding=1), nn.BatchNorm2d(24))))
     fused = FusedConv2d(conv, relu=relu)
     x = torch.randn(1, 16, 13, 17)
@@ -166,7 +143,7 @@ def test_only_scalenets_can_be_fused():
 
 @pytest.mark.parametrize('strides,dilations', [((1, 2, 2, 1), (1, 1, 1, 2)), ((1, 2, 1, 1), (1, 1, 2, 4))],
                          ids=['dc5', 'd8'])
-def test_dilated_networks_fuse_exactly(strides, dilations):
+def test_dilated_networks_fuse_exactly(strides, dilations, randomised, assert_close):
     model = randomised(ScaleNet(depth=50, structure='scalenet50_light', strides=strides, dilations=dilations,
                                 init_cfg=None), seed=4)
     fused = model.fuse()

@@ -6,10 +6,15 @@ from matplotlib.image import imread
 
 from mmdet_scalenet import save_structure
 from mmdet_scalenet.allocation import read_branch_gammas, select_network_flops
-from mmdet_scalenet.allocation.plot import plot_structures
+from mmdet_scalenet.analysis.plot import plot_structures
 from mmdet_scalenet.structure import BUILTIN_STRUCTURES, load_structure
 
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+
+
+@pytest.fixture(scope='module')
+def plot_tool(load_tool):
+    return load_tool('plot_structure')
 
 
 def run(tool, capsys, *args):

@@ -1,6 +1,6 @@
-"""Atomic output files (no torch import, like :mod:`mmdet_scalenet.structure`): written beside their target under a temporary name, then renamed into place, so a
-failed write never leaves a partial file. Temporary files are created with the process umask (unlike
-``tempfile.mkstemp``, whose 0600 would carry over to the output)."""
+"""Atomic output files: written beside their target under a temporary name, then renamed into place, so a failed
+write never leaves a partial file. Temporary files are created with the process umask (unlike ``tempfile.mkstemp``,
+whose 0600 would carry over to the output). Imports no torch, like :mod:`mmdet_scalenet.structure`."""
 import os
 import uuid
 from typing import Callable

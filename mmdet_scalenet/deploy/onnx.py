@@ -1,7 +1,7 @@
 """ONNX export of a ScaleNet backbone with a dynamic input size, for static-graph runtimes (onnxruntime, TensorRT)
 that can run the scale-aggregation branches in parallel, as the authors recommend.
 
-The exported graph is the exact fast path (:func:`~mmdet_scalenet.models.fuse.fuse_scalenet`: BatchNorms folded)
+The exported graph is the exact fast path (:func:`~mmdet_scalenet.deploy.fuse.fuse_scalenet`: BatchNorms folded)
 traced by ``torch.onnx.export(..., dynamo=True)`` with symbolic batch, height and width. The branch upsampling's
 nearest-or-bilinear choice, which depends on the runtime sizes, is computed in the graph (both are evaluated, the
 model's rule selects one), so one file serves every size.
@@ -12,28 +12,16 @@ factor. Below that the model clamps the pooling window to the map (``downsample_
 the ONNX graph does not contain; the export therefore declares that minimum and :func:`export_onnx` records it in
 the file's metadata (``min_input_size``).
 """
-import argparse
 import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 
-from .models.fuse import fuse_scalenet
-from .structure import Structure
+from ..structure import Structure
+from .fuse import fuse_scalenet
 
-__all__ = ['check_onnx', 'export_onnx', 'min_input_size', 'parse_size']
-
-
-def parse_size(text: str) -> Tuple[int, int]:
-    """``'HxW'`` -> ``(H, W)``, each at least 32 (ScaleNet's total stride); an ``argparse`` type for the tools."""
-    try:
-        h, w = (int(v) for v in text.lower().split('x'))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'expected HxW (e.g. 224x224), got {text!r}') from None
-    if h < 32 or w < 32:
-        raise argparse.ArgumentTypeError(f'{text}: ScaleNet needs at least 32x32')
-    return h, w
+__all__ = ['check_onnx', 'export_onnx', 'min_input_size']
 
 
 def _stem(side: int) -> int:
@@ -53,7 +41,7 @@ def min_input_size(structure: Structure, num_stages: int = 4, strides: Optional[
                 ok = False
                 break
             s //= strides[i]
-            factors = [f for channels, _ in blocks for f, c in zip(structure.scale_factors, channels) if c > 0]
+            factors = [f for channels in blocks for f, c in zip(structure.scale_factors, channels) if c > 0]
             if s < max(factors):
                 ok = False
                 break

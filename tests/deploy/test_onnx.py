@@ -1,7 +1,5 @@
 """ONNX export with a dynamic input size: one file matches PyTorch at sizes that pick different upsamplings."""
-import argparse
 import importlib.util
-import os
 import sys
 
 import pytest
@@ -9,12 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from mmdet_scalenet import ScaleNet
-from mmdet_scalenet.export import _stem, min_input_size, parse_size
+from mmdet_scalenet.deploy.onnx import _stem, check_onnx, min_input_size
 from mmdet_scalenet.models.scale_aggregation import downsample_by, upsample_to
 
-from .models.test_fuse import randomised
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # 224x224: stage-1 branches upsample by nearest (56 = 2 * 28); 257x319: stage 1 is 65x80 and its factor-2 branch
 # (32x40) upsamples by bilinear. One exported graph must do both.
 SIZES = [(224, 224), (257, 319)]
@@ -22,13 +17,6 @@ SIZES = [(224, 224), (257, 319)]
 
 def missing_onnx_packages():
     return [name for name in ('onnx', 'onnxscript', 'onnxruntime') if importlib.util.find_spec(name) is None]
-
-
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_min_input_size_is_where_no_branch_pool_is_clamped():
@@ -56,14 +44,6 @@ def test_the_two_sizes_take_different_upsamplings():
     assert modes == ['nearest', 'bilinear']
 
 
-def test_parse_size():
-    assert parse_size('257X319') == (257, 319)
-    with pytest.raises(argparse.ArgumentTypeError, match='expected HxW'):
-        parse_size('224')
-    with pytest.raises(argparse.ArgumentTypeError, match='at least 32x32'):
-        parse_size('224x16')
-
-
 @pytest.mark.parametrize('argv, message', [
     (['--structure', 'nope'], "error: unknown structure 'nope': expected one of scalenet50"),
     (['--structure', 'scalenet50_light', '--max-size', '100'],
@@ -74,7 +54,7 @@ def test_parse_size():
     (['--structure', 'scalenet50_light', '--max-size', '300', '--check', '224x224', '257x319'],
      'error: --check 257x319: each side must be in 221..300'),
 ])
-def test_export_tool_rejects_bad_options_before_exporting(tmp_path, argv, message):
+def test_export_tool_rejects_bad_options_before_exporting(tmp_path, argv, message, load_tool):
     path = tmp_path / 'out.onnx'
     with pytest.raises(SystemExit) as exited:
         load_tool('export_onnx').main([str(path), *argv])
@@ -82,14 +62,14 @@ def test_export_tool_rejects_bad_options_before_exporting(tmp_path, argv, messag
     assert not path.exists()
 
 
-def test_export_tool_rejects_small_check_sizes_in_the_parser(tmp_path, capsys):
+def test_export_tool_rejects_small_check_sizes_in_the_parser(tmp_path, capsys, load_tool):
     with pytest.raises(SystemExit) as exited:
         load_tool('export_onnx').main([str(tmp_path / 'out.onnx'), '--check', '16x16'])
     assert exited.value.code == 2
     assert 'argument --check: 16x16: ScaleNet needs at least 32x32' in capsys.readouterr().err
 
 
-def test_export_tool_needs_a_scalenet_config(tmp_path):
+def test_export_tool_needs_a_scalenet_config(tmp_path, load_tool):
     config = tmp_path / 'resnet.py'
     config.write_text("model = dict(backbone=dict(type='ResNet', depth=50))\n")
     with pytest.raises(SystemExit) as exited:
@@ -98,7 +78,7 @@ def test_export_tool_needs_a_scalenet_config(tmp_path):
 
 
 @pytest.mark.slow
-def test_onnx_round_trip_at_two_sizes(tmp_path, capsys):
+def test_onnx_round_trip_at_two_sizes(tmp_path, capsys, load_tool, randomised):
     missing = missing_onnx_packages()
     if missing:
         reason = (f'ONNX round trip skipped: {", ".join(missing)} not installed '
@@ -106,8 +86,6 @@ def test_onnx_round_trip_at_two_sizes(tmp_path, capsys):
         print(reason)
         pytest.skip(reason)
     import onnx
-
-    from mmdet_scalenet.export import check_onnx
 
     model = randomised(ScaleNet(depth=50, structure='scalenet50_light', init_cfg=None), seed=5)
     checkpoint = tmp_path / 'weights.pth'

@@ -6,9 +6,9 @@ Drawn with matplotlib's object API on an Agg canvas (no pyplot, no global backen
 import os
 from typing import Optional, Sequence, Union
 
+from ..geometry import structure_macs
 from ..structure import Structure
-from .cost import structure_macs
-from ..fileio import check_writable, write_atomically
+from ..utils.fileio import check_writable, write_atomically
 
 __all__ = ['FORMATS', 'plot_structures']
 

@@ -1,22 +1,13 @@
 """tools/benchmark.py runs end to end (tiny sizes, one repeat) and prints its ratios; the memory tracker is exact."""
-import importlib.util
 import os
 import re
 
 import pytest
 import torch
 
-from mmdet_scalenet.benchmark import Timing, _LiveStorage, ratio_stats, resolve_config
+from mmdet_scalenet.analysis.benchmark import Timing, _LiveStorage, ratio_stats, resolve_config
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NUMBER = r'(\d+\.\d+) \[(\d+\.\d+)-(\d+\.\d+)\]'
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location('benchmark_tool', os.path.join(ROOT, 'tools', 'benchmark.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def ratio(text, label):
@@ -27,10 +18,10 @@ def ratio(text, label):
     return median
 
 
-def test_backbone_benchmark_smoke(capsys, tmp_path):
+def test_backbone_benchmark_smoke(capsys, tmp_path, load_tool):
     out = tmp_path / 'report.md'
-    load_tool().main(['--threads', '1', '--sizes', '64x64', '--repeats', '1', '--warmup', '0', '--train-batch', '1',
-                      '--structure', 'scalenet50_light', '--out', str(out)])
+    load_tool('benchmark').main(['--threads', '1', '--sizes', '64x64', '--repeats', '1', '--warmup', '0',
+                                 '--train-batch', '1', '--structure', 'scalenet50_light', '--out', str(out)])
     text = capsys.readouterr().out
     ratio(text, 'ratio ScaleNet / ResNet, plain eval')
     ratio(text, 'ratio ScaleNet fast path / ResNet fused')
@@ -46,9 +37,9 @@ def test_backbone_benchmark_smoke(capsys, tmp_path):
 
 
 @pytest.mark.slow
-def test_detector_benchmark_smoke(capsys):
-    load_tool().main(['--detector', '--threads', '1', '--sizes', '128x128', '--repeats', '1', '--warmup', '0',
-                      '--train-batch', '1', '--structure', 'scalenet50_light'])
+def test_detector_benchmark_smoke(capsys, load_tool):
+    load_tool('benchmark').main(['--detector', '--threads', '1', '--sizes', '128x128', '--repeats', '1',
+                                 '--warmup', '0', '--train-batch', '1', '--structure', 'scalenet50_light'])
     text = capsys.readouterr().out
     assert 'faster-rcnn_r50_fpn_1x_coco.py' in text
     ratio(text, 'ratio ScaleNet / ResNet, plain eval')
@@ -67,16 +58,16 @@ def test_detector_benchmark_smoke(capsys):
     (['--sizes', '64x64', '16x64'], 'argument --sizes: 16x64: ScaleNet needs at least 32x32'),
     (['--train-size', '64'], "argument --train-size: expected HxW (e.g. 224x224), got '64'"),
 ])
-def test_bad_options_are_rejected_by_the_parser(capsys, argv, message):
+def test_bad_options_are_rejected_by_the_parser(capsys, argv, message, load_tool):
     with pytest.raises(SystemExit) as exited:
-        load_tool().main(argv)
+        load_tool('benchmark').main(argv)
     assert exited.value.code == 2
     assert message in capsys.readouterr().err
 
 
-def test_unknown_structure_is_an_error_not_a_traceback():
+def test_unknown_structure_is_an_error_not_a_traceback(load_tool):
     with pytest.raises(SystemExit) as exited:  # fails building the first model, before any measurement
-        load_tool().main(['--structure', 'nope', '--sizes', '64x64', '--repeats', '1', '--no-train'])
+        load_tool('benchmark').main(['--structure', 'nope', '--sizes', '64x64', '--repeats', '1', '--no-train'])
     assert str(exited.value.code).startswith("error: unknown structure 'nope': expected one of scalenet50")
 
 

@@ -32,7 +32,7 @@ convs (``dcn``) or ``plugins``, naming the argument. Strides and dilations are s
 
 Under ``torch.export`` (and so ``torch.onnx.export(..., dynamo=True)``) the convs run as plain ``F.conv2d`` and the
 nearest-or-bilinear choice, which depends on the runtime sizes, is computed in the graph, so one exported graph
-serves every input size; see :mod:`mmdet_scalenet.export` and ``tools/export_onnx.py``.
+serves every input size; see :mod:`mmdet_scalenet.deploy.onnx` and ``tools/export_onnx.py``.
 """
 import copy
 import functools
@@ -43,7 +43,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from .scale_aggregation import SABottleneck, downsample_by, nearest_fits
+from ..models.scale_aggregation import SABottleneck, downsample_by, nearest_fits
 
 __all__ = ['FusedConv2d', 'FusedSABottleneck', 'FusedScaleNet', 'fold_conv_bn', 'fuse_scalenet']
 
@@ -266,8 +266,10 @@ class FusedScaleNet(nn.Module):
 
     def __init__(self, model: nn.Module, merge_shortcut: bool = False, channels_last: bool = True):
         super().__init__()
-        from .scalenet import ScaleNet  # scalenet.py imports this module on fuse()
-        if not isinstance(model, ScaleNet):
+        # A ScaleNet is recognised by its stages of SA blocks (models.scalenet imports this module for its fuse()).
+        stages = [getattr(model, name, None) for name in getattr(model, 'res_layers', ())]
+        if not stages or not all(isinstance(stage, nn.Sequential) and all(isinstance(b, SABottleneck) for b in stage)
+                                 for stage in stages):
             raise TypeError(f'only a ScaleNet can be fused, got {type(model).__name__}')
         if model.dcn is not None and any(model.stage_with_dcn):
             raise ValueError('dcn: the fast path folds BatchNorms into plain convs and does not run deformable '

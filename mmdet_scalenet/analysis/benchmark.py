@@ -210,8 +210,9 @@ def _backbone_cfgs(base: dict, depth: int, structure: Optional[str]) -> Tuple[di
 
 def build_backbone_pair(depth: int = 50, structure: Optional[str] = None) -> Dict[str, nn.Module]:
     """ScaleNet and mmdet's ResNet of ``depth``, mmdet's detection defaults (all stages out, nothing frozen)."""
-    import mmdet_scalenet  # noqa: F401 (registers ScaleNet)
     from mmdet.registry import MODELS
+
+    import mmdet_scalenet  # noqa: F401 (registers ScaleNet)
     scalenet, resnet = _backbone_cfgs(dict(type='ResNet', norm_eval=True), depth, structure)
     return {'ScaleNet': MODELS.build(scalenet), 'ResNet': MODELS.build(resnet)}
 
@@ -220,10 +221,11 @@ def build_detector_pair(config: Optional[str] = None, depth: int = 50,
                         structure: Optional[str] = None) -> Dict[str, nn.Module]:
     """The detector of ``config`` (default: mmdet's Faster R-CNN R50 FPN) with a ScaleNet backbone and with mmdet's
     ResNet of the same depth, everything else identical; no pretrained weights are loaded."""
-    import mmdet_scalenet  # noqa: F401 (registers ScaleNet)
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
     from mmengine.config import Config
+
+    import mmdet_scalenet  # noqa: F401 (registers ScaleNet)
     register_all_modules()
     cfg = Config.fromfile(resolve_config(config or DEFAULT_DETECTOR_CONFIG))
     base = cfg.model.backbone

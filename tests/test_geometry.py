@@ -1,11 +1,20 @@
-"""The analytic MAC count against the package's traced count, and the cost of single neurons by hand."""
+"""The network geometry: block layout, kernel rule, and the analytic MAC counts against the traced ones."""
 import pytest
 
 from mmdet_scalenet import ScaleNet, load_structure
-from mmdet_scalenet.allocation import (neuron_macs, resnet_conv_macs, resnet_macs, seed_structure, structure_macs,
-                                       structure_macs_by_part)
-from mmdet_scalenet.complexity import classifier_complexity
-from mmdet_scalenet.structure import BUILTIN_STRUCTURES
+from mmdet_scalenet.analysis import classifier_complexity
+from mmdet_scalenet.geometry import (
+    STAGE_BLOCKS,
+    block_specs,
+    branch_kernel_size,
+    neuron_macs,
+    resnet_conv_macs,
+    resnet_macs,
+    stage_inplanes,
+    structure_macs,
+    structure_macs_by_part,
+)
+from mmdet_scalenet.structure import BUILTIN_STRUCTURES, seed_structure
 
 
 @pytest.mark.parametrize('name', sorted(BUILTIN_STRUCTURES))
@@ -48,6 +57,27 @@ def test_neuron_costs_by_hand():
 
 
 def test_resnet_counts():
-    assert abs(resnet_macs(50) / 1e9 - 4.09) <= 0.005        # REFERENCE.md: ResNet-50 conv + fc about 4.09 G
+    assert abs(resnet_macs(50) / 1e9 - 4.09) <= 0.005        # the paper's 4.1 GFLOPs (Table 2): conv + fc
     assert resnet_macs(50) < resnet_macs(101) < resnet_macs(152)
     assert structure_macs(load_structure('scalenet50')) < resnet_macs(50)
+
+
+@pytest.mark.parametrize('side,index,kernel', [(56, 3, 3), (28, 3, 3), (14, 3, 3), (7, 3, 1), (7, 2, 3),
+                                               (7, 0, 3), (14, 0, 3)])
+def test_branch_kernel_size_uses_two_to_the_index(side, index, kernel):
+    assert branch_kernel_size(side, index) == kernel
+
+
+@pytest.mark.parametrize('depth', sorted(STAGE_BLOCKS))
+def test_block_specs_follow_the_built_network(depth):
+    model = ScaleNet(depth=depth, structure=seed_structure(depth))
+    specs = block_specs(depth)
+    assert [spec.name for spec in specs] == [f'{name}.{i}' for name in model.res_layers
+                                             for i in range(len(getattr(model, name)))]
+    for spec in specs:
+        block = model.get_submodule(spec.name)
+        assert (block.conv1.in_channels, block.conv1.out_channels, block.side) == (spec.inplanes, spec.planes,
+                                                                                   spec.side)
+    assert [stage_inplanes(s) for s in range(4)] == [64, 256, 512, 1024]
+    with pytest.raises(ValueError, match=r'depth must be one of \[50, 101, 152\], got 18'):
+        block_specs(18)

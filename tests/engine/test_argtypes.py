@@ -1,0 +1,22 @@
+"""The tools' argparse types: their values and their messages."""
+import argparse
+
+import pytest
+
+from mmdet_scalenet.engine.argtypes import int_at_least, parse_size
+
+
+def test_parse_size():
+    assert parse_size('257X319') == (257, 319)
+    with pytest.raises(argparse.ArgumentTypeError, match='expected HxW'):
+        parse_size('224')
+    with pytest.raises(argparse.ArgumentTypeError, match='at least 32x32'):
+        parse_size('224x16')
+
+
+def test_int_at_least():
+    assert int_at_least(0)('0') == 0 and int_at_least(1)('7') == 7
+    with pytest.raises(argparse.ArgumentTypeError, match=r'expected an integer >= 1, got 0'):
+        int_at_least(1)('0')
+    with pytest.raises(argparse.ArgumentTypeError, match=r"expected an integer, got 'two'"):
+        int_at_least(1)('two')
