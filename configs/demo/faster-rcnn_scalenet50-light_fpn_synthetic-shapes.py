@@ -1,7 +1,8 @@
 # The demo (bash tools/run_demo.sh, which writes the synthetic shapes data set first): the project's ScaleNet Faster
 # R-CNN FPN config, trained from scratch on a CPU (11 minutes measured on 2 cores). Overridden: the data, the image
-# scale, the schedule and the RPN/RoI sample counts; the backbone uses the built-in scalenet50_light structure and, with no
-# ImageNet weights offline, trains from scratch: no pretrained init, BatchNorm statistics updated, no frozen stage.
+# scale, the schedule and the RPN/RoI sample counts; the backbone uses the built-in scalenet50_light structure and,
+# with no ImageNet weights offline, trains from scratch: no pretrained init, BatchNorm statistics updated, no frozen
+# stage.
 _base_ = '../faster-rcnn_scalenet50_fpn_8xb2-10e_coco-800x1200.py'
 
 data_root = 'data/synthetic_shapes/'
