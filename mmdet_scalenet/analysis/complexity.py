@@ -1,10 +1,20 @@
-"""Multiply-accumulates and parameters of a ScaleNet as an ImageNet classifier, counted by mmengine.analysis."""
+"""Multiply-accumulates and parameters, counted by ``mmengine.analysis`` on the built model (the one place that sets
+up its ``FlopAnalyzer``); :mod:`mmdet_scalenet.geometry` computes the same for ScaleNet analytically."""
 from dataclasses import dataclass
+from typing import Dict
 
 import torch
 from mmengine.analysis import FlopAnalyzer
 
-__all__ = ['Complexity', 'classifier_complexity']
+__all__ = ['Complexity', 'classifier_complexity', 'count_macs']
+
+
+def count_macs(model: torch.nn.Module, *inputs) -> Dict[str, int]:
+    """Multiply-accumulates of ``model(*inputs)`` by operator (``'conv'``, ``'linear'``, ...), as traced."""
+    analyzer = FlopAnalyzer(model, inputs)
+    analyzer.unsupported_ops_warnings(False)
+    analyzer.uncalled_modules_warnings(False)
+    return dict(analyzer.by_operator())
 
 
 @dataclass(frozen=True)
@@ -30,14 +40,10 @@ def classifier_complexity(backbone: torch.nn.Module, size: int = 224, num_classe
     was_training = backbone.training
     backbone.eval()
     try:
-        analyzer = FlopAnalyzer(backbone, (torch.zeros(1, 3, size, size),))
-        analyzer.unsupported_ops_warnings(False)
-        analyzer.uncalled_modules_warnings(False)
-        by_operator = analyzer.by_operator()
+        by_operator = count_macs(backbone, torch.zeros(1, 3, size, size))
     finally:
         backbone.train(was_training)
-    feat_dim = backbone.feat_dim
-    fc_macs = feat_dim * num_classes
+    fc_macs = backbone.feat_dim * num_classes
     conv = by_operator.get('conv', 0)
     params = sum(p.numel() for p in backbone.parameters()) + fc_macs + num_classes
     return Complexity(conv_macs=conv + fc_macs, other_macs=sum(by_operator.values()) - conv, params=params)

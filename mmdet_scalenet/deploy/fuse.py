@@ -18,8 +18,8 @@ What the fast path changes, and why each step is exact:
 * **Weights reordered once per input shape.** On CPU each conv keeps its weight in the oneDNN layout chosen for
   the latest input shape instead of reordering it on every call (the largest saving on small maps: stages 3 and 4
   at 224x224); a new input shape reorders it again.
-* **Pooling chain.** Where the map is at least 4x4, ``max_pool(4) == max_pool(2)`` applied twice (same windows,
-  floor rounding included), so the factor-4 branch pools the factor-2 branch's pooled map, a quarter of the reads.
+* **Pooling chain** (as in the model): the factor-4 branch pools the factor-2 branch's pooled map, a quarter of the
+  reads (:func:`~mmdet_scalenet.models.scale_aggregation.pool_branches`).
 * **Channels-last** (default): weights and activations in NHWC, the layout oneDNN's convolutions run on without
   reordering activations (outputs are channels-last tensors with the same values).
 * **Shared input** (``merge_shortcut=True``, off by default): in the first block of a stage, ``conv1`` and the
@@ -36,14 +36,14 @@ serves every input size; see :mod:`mmdet_scalenet.deploy.onnx` and ``tools/expor
 """
 import copy
 import functools
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..models.scale_aggregation import SABottleneck, downsample_by, nearest_fits
+from ..models.scale_aggregation import SABottleneck, downsample_by, nearest_fits, pool_branches
 
 __all__ = ['FusedConv2d', 'FusedSABottleneck', 'FusedScaleNet', 'fold_conv_bn', 'fuse_scalenet']
 
@@ -227,16 +227,8 @@ class FusedSABottleneck(nn.Module):
     def scale_aggregation(self, x: torch.Tensor) -> torch.Tensor:
         """``relu(cat(branches))`` of the model, with the branch norms folded into the branch convs."""
         size = (x.shape[-2], x.shape[-1])
-        pooled: Dict[int, torch.Tensor] = {1: x}
-        outs: List[torch.Tensor] = []
-        for key, conv in self.conv2.items():
-            factor = self.factors[key]
-            if factor not in pooled:
-                if factor == 4 and 2 in pooled and min(size) >= 4:
-                    pooled[4] = F.max_pool2d(pooled[2], kernel_size=2, stride=2)
-                else:
-                    pooled[factor] = downsample_by(x, factor)
-            outs.append(_branch(conv, pooled[factor], size))
+        pooled = pool_branches(x, list(self.factors.values()))
+        outs = [_branch(conv, pooled[self.factors[key]], size) for key, conv in self.conv2.items()]
         return outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

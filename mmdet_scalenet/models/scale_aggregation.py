@@ -2,7 +2,7 @@
 
 Li et al., "Data-Driven Neuron Allocation for Scale Aggregation Networks", CVPR 2019, Sec. 3.1 and Fig. 2.
 """
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -15,8 +15,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from ..geometry import EXPANSION, SCALE_FACTORS, branch_kernel_size
 
 __all__ = [
-    'PLUGIN_POSITIONS', 'SABottleneck', 'branch_kernel_size', 'build_norm', 'conv_at_least_kernel', 'downsample_by',
-    'nearest_fits', 'upsample_to'
+    'PLUGIN_POSITIONS', 'SABottleneck', 'batch_norm_as_upsampled', 'build_norm', 'conv_at_least_kernel',
+    'downsample_by', 'nearest_fits', 'pool_branches', 'upsample_to'
 ]
 
 #: Where a block runs mmdet-style plugins, as mmdet's ``Bottleneck``.
@@ -43,6 +43,21 @@ def downsample_by(x: torch.Tensor, factor: int) -> torch.Tensor:
     return F.max_pool2d(x, kernel_size=kernel, stride=kernel)
 
 
+def pool_branches(x: torch.Tensor, factors: Sequence[int]) -> Dict[int, torch.Tensor]:
+    """``{factor: downsample_by(x, factor)}`` for each factor, the factor-4 map pooled from the factor-2 one.
+
+    Where the map is at least 4x4, ``max_pool(4) == max_pool(2)`` applied twice (the same windows, floor rounding
+    included), and the second pool reads a quarter of the data.
+    """
+    pooled: Dict[int, torch.Tensor] = {}
+    for factor in sorted(set(factors)):
+        if factor == 4 and 2 in pooled and min(x.shape[-2:]) >= 4:
+            pooled[4] = F.max_pool2d(pooled[2], kernel_size=2, stride=2)
+        else:
+            pooled[factor] = downsample_by(x, factor)
+    return pooled
+
+
 def nearest_fits(size: Tuple[int, int], low: Tuple[int, int]) -> bool:
     """Whether :func:`upsample_to` takes nearest from ``low`` to ``size``: ``size`` a whole multiple of ``low``."""
     return size[0] % low[0] == 0 and size[1] % low[1] == 0
@@ -56,6 +71,26 @@ def upsample_to(x: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
     if nearest_fits(size, x.shape[-2:]):
         return F.interpolate(x, size=size, mode='nearest')
     return F.interpolate(x, size=size, mode='bilinear', align_corners=False)
+
+
+def batch_norm_as_upsampled(norm: nn.BatchNorm2d, y: torch.Tensor, repeats: int) -> torch.Tensor:
+    """``norm(nearest(y))`` computed on ``y``, for a training-mode BatchNorm and a nearest upsampling by whole
+    factors that repeats every value ``repeats`` times (then ``nearest(result)`` is the full-resolution output).
+
+    Repeating every value the same number of times leaves the batch mean and (biased) variance unchanged, so the
+    normalisation, its gradient and the running mean are those of the upsampled map; only the running variance's
+    unbiased estimate counts the ``N * H * W`` values of the upsampled map, and is updated with that count here.
+    """
+    out = F.batch_norm(y, None, None, norm.weight, norm.bias, True, 0.0, norm.eps)
+    if norm.track_running_stats and norm.running_mean is not None:
+        with torch.no_grad():
+            norm.num_batches_tracked.add_(1)
+            factor = 1.0 / float(norm.num_batches_tracked) if norm.momentum is None else norm.momentum
+            count = y.numel() // y.shape[1] * repeats
+            var, mean = torch.var_mean(y, dim=(0, 2, 3), unbiased=False)
+            norm.running_mean.mul_(1 - factor).add_(mean, alpha=factor)
+            norm.running_var.mul_(1 - factor).add_(var * (count / (count - 1)), alpha=factor)
+    return out
 
 
 def conv_at_least_kernel(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -221,18 +256,31 @@ class SABottleneck(BaseModule):
     def scale_aggregation(self, x: torch.Tensor) -> torch.Tensor:
         """The SA block: per branch pool, conv, upsample, norm; concatenate; ReLU."""
         size = (x.shape[-2], x.shape[-1])
+        pooled = pool_branches(x, [self.scale_factors[int(key)] for key in self.conv2])
         outs = []
         for key, conv in self.conv2.items():
-            pooled = downsample_by(x, self.scale_factors[int(key)])
-            y = conv_at_least_kernel(conv, pooled) if key in self.deformable else conv(pooled)
-            norm = self.norm2[key]
-            if isinstance(norm, _BatchNorm) and not norm.training and norm.running_mean is not None:
-                # An eval-mode BN (running statistics) is a per-channel affine map and both upsamplings are convex
-                # combinations, so BN(up(y)) == up(BN(y)): normalising the small map saves a full-resolution pass.
-                outs.append(upsample_to(norm(y), size))
-            else:
-                outs.append(norm(upsample_to(y, size)))
-        return self.relu(torch.cat(outs, dim=1))
+            low = pooled[self.scale_factors[int(key)]]
+            y = conv_at_least_kernel(conv, low) if key in self.deformable else conv(low)
+            outs.append(self._norm_relu_upsample(self.norm2[key], y, size))
+        return torch.cat(outs, dim=1)
+
+    def _norm_relu_upsample(self, norm: nn.Module, y: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+        """``relu(norm(upsample_to(y, size)))``, with the norm (and ReLU) on the small map where that is exact."""
+        low = (y.shape[-2], y.shape[-1])
+        repeats = (size[0] // low[0]) * (size[1] // low[1])
+        if nearest_fits(size, low):
+            # A nearest upsample by whole factors repeats every value equally: it commutes with ReLU, with an
+            # eval-mode BN (a per-channel affine map), with GroupNorm (per-sample statistics unchanged) and, with the
+            # running variance's count corrected, with a training-mode BN. SyncBN keeps the full-resolution order.
+            if isinstance(norm, _BatchNorm) and not norm.training and norm.running_mean is not None \
+                    or isinstance(norm, nn.GroupNorm) or repeats == 1:
+                return upsample_to(self.relu(norm(y)), size)
+            if type(norm) is nn.BatchNorm2d and y.numel() > y.shape[1]:
+                return upsample_to(self.relu(batch_norm_as_upsampled(norm, y, repeats)), size)
+        elif isinstance(norm, _BatchNorm) and not norm.training and norm.running_mean is not None:
+            # Bilinear weights are convex, so an affine map (eval-mode BN) commutes with it; ReLU does not.
+            return self.relu(upsample_to(norm(y), size))
+        return self.relu(norm(upsample_to(y, size)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
 
@@ -244,7 +292,8 @@ class SABottleneck(BaseModule):
             out = self._plugins(out, 'after_conv1')
             out = self._plugins(self.scale_aggregation(out), 'after_conv2')
             out = self._plugins(self.norm3(self.conv3(out)), 'after_conv3')
-            return out + identity
+            out += identity
+            return out
 
         if self.with_cp and x.requires_grad:
             out = cp.checkpoint(_inner_forward, x, use_reentrant=False)

@@ -5,7 +5,8 @@ import re
 import pytest
 import torch
 
-from mmdet_scalenet.analysis.benchmark import Timing, _LiveStorage, ratio_stats, resolve_config
+from mmdet_scalenet.analysis.benchmark import Timing, ratio_stats, resolve_config
+from mmdet_scalenet.analysis.benchmark.timing import _LiveStorage
 
 NUMBER = r'(\d+\.\d+) \[(\d+\.\d+)-(\d+\.\d+)\]'
 
@@ -25,12 +26,13 @@ def test_backbone_benchmark_smoke(capsys, tmp_path, load_tool):
     text = capsys.readouterr().out
     ratio(text, 'ratio ScaleNet / ResNet, plain eval')
     ratio(text, 'ratio ScaleNet fast path / ResNet fused')
+    ratio(text, 'ratio ScaleNet fast path / ResNet fused channels-last (equal treatment)')
     ratio(text, 'ratio ScaleNet / ResNet, training step')
     assert re.search(r'ratio ScaleNet / ResNet, peak memory: \d+\.\d+', text)
     assert re.search(r'dense 3x3 conv throughput .*: \d+\.\d GMAC/s', text)
-    # GMAC/s and the share of the dense-conv throughput, for all four inference rows
-    assert len(re.findall(r'^\| (ScaleNet|ResNet)( fast)? \| .* \| \d+\.\d\d \| \d+\.\d \| \d+% \|$', text,
-                          re.M)) == 4
+    # GMAC/s and the share of the dense-conv throughput, for all five inference rows
+    assert len(re.findall(r'^\| (ScaleNet|ResNet)( fast| fast-cl)? \| .* \| \d+\.\d\d \| \d+\.\d \| \d+% \|$', text,
+                          re.M)) == 5
     mac_ratio = float(re.search(r'MAC ratio ScaleNet / ResNet: (\d+\.\d+)', text).group(1))
     assert 0.5 < mac_ratio < 1.0  # scalenet50_light has 29% fewer MACs than ResNet-50
     assert out.read_text().startswith('command: python tools/benchmark.py --threads 1')
@@ -41,7 +43,7 @@ def test_detector_benchmark_smoke(capsys, load_tool):
     load_tool('benchmark').main(['--detector', '--threads', '1', '--sizes', '128x128', '--repeats', '1',
                                  '--warmup', '0', '--train-batch', '1', '--structure', 'scalenet50_light'])
     text = capsys.readouterr().out
-    assert 'faster-rcnn_r50_fpn_1x_coco.py' in text
+    assert 'faster-rcnn_r50_fpn_1x_coco.py' in text and 'RoI head on 1000 fixed proposals' in text
     ratio(text, 'ratio ScaleNet / ResNet, plain eval')
     ratio(text, 'ratio ScaleNet fast path / ResNet fused')
     ratio(text, 'ratio ScaleNet / ResNet, training step')
@@ -93,3 +95,25 @@ def test_live_storage_tracks_peak_bytes_exactly():
 def test_ratio_stats_pairs_runs_of_the_same_repeat():
     a, b = Timing('a', [2.0, 4.0, 9.0]), Timing('b', [1.0, 4.0, 3.0])
     assert ratio_stats(a, b) == (2.0, 1.0, 3.0)
+
+
+def test_detectors_run_identical_work_apart_from_the_backbone():
+    from mmdet_scalenet.analysis.benchmark.models import build_pair, fixed_proposals, inference, inference_variant
+    models = build_pair(detector=True, structure='scalenet50_light')
+    assert type(models['ScaleNet'].backbone).__name__ == 'ScaleNet'
+    assert type(models['ResNet'].backbone).__name__ == 'ResNet'
+    rois = fixed_proposals(1, (128, 128), torch.device('cpu'), torch.Generator().manual_seed(0))
+    assert rois.shape == (1000, 5)
+    x = torch.randn(1, 3, 128, 128)
+    shapes = {}
+    for name, model in models.items():
+        plain = inference_variant(name, model, 'plain', detector=True)
+        fast = inference_variant(name, model, 'fast-cl', detector=True)
+        with torch.no_grad():
+            feats = inference(plain, True, x, rois)()
+            cls_score, _ = plain.roi_head._bbox_forward(feats, rois)['cls_score'], None
+            fast_feats = inference(fast, True, x.contiguous(memory_format=torch.channels_last), rois)()
+        shapes[name] = ([tuple(f.shape) for f in feats], tuple(cls_score.shape))
+        for a, e in zip(fast_feats, feats):  # the fast path is the same function
+            torch.testing.assert_close(a, e, rtol=1e-3, atol=1e-3)
+    assert shapes['ScaleNet'] == shapes['ResNet']  # same feature maps, same 1000 RoIs through the same head

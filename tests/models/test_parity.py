@@ -34,3 +34,34 @@ def test_authors_layout_checkpoint_reproduces_reference(name, depth, checkpoints
             for stage, (a, e) in enumerate(zip(actual, expected)):
                 assert a.shape == e.shape
                 assert_close(a, e, f'{name} stage {stage + 1} at {size}')
+
+
+@pytest.mark.parametrize('size', [(224, 224), (257, 319)], ids=['nearest', 'bilinear'])
+def test_training_step_reproduces_reference(size, assert_close):
+    """In training mode (batch statistics), the block's reordering (norm and ReLU on the small map before a nearest
+    upsample, the running variance corrected for the count) gives the reference's outputs, input and weight
+    gradients and running statistics. In float64: the reordering is exact, and batch statistics of the few values of
+    stage 4 (2 images of 7x7 pooled to 1x1) amplify float32 rounding to about 1e-3 in either order."""
+    name = 'scalenet50_light'
+    reference = random_reference(50, load_structure(name).to_rows()).train().double()
+    model = ScaleNet(depth=50, structure=name, norm_eval=False, init_cfg=None)
+    model.load_state_dict({k: v for k, v in reference.state_dict().items() if not k.startswith('fc.')})
+    model.train().double()
+    x = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    results = []
+    for net in (reference, model):
+        inputs = x.clone().requires_grad_()
+        outs = net(inputs)
+        sum((o * torch.linspace(-1, 1, o.shape[1]).view(1, -1, 1, 1)).mean() for o in outs).backward()
+        grads = {k: p.grad for k, p in net.named_parameters() if not k.startswith('fc.')}
+        buffers = {k: v.clone() for k, v in net.state_dict().items() if 'running' in k}
+        results.append((outs, inputs.grad, grads, buffers))
+    (outs_r, xg_r, grads_r, buffers_r), (outs_m, xg_m, grads_m, buffers_m) = results
+    for stage, (a, e) in enumerate(zip(outs_m, outs_r)):
+        assert_close(a, e, f'training output, stage {stage + 1}', tolerance=1e-9)
+    assert_close(xg_m, xg_r, 'input gradient', tolerance=1e-9)
+    assert grads_m.keys() == grads_r.keys()
+    for key in grads_r:
+        assert_close(grads_m[key], grads_r[key], f'gradient of {key}', tolerance=1e-9)
+    for key in buffers_r:
+        assert_close(buffers_m[key], buffers_r[key], key, tolerance=1e-9)
