@@ -67,7 +67,10 @@ def test_demo_trains_evaluates_and_draws(tmp_path):
     assert '[demo] done in ' in out.stdout and 'bbox mAP@[.5:.95] = ' in out.stdout
     assert 'on the 4 validation images' in out.stdout
     assert len(json.load(open(tmp_path / 'data' / 'annotations' / 'train.json'))['images']) == 8
-    assert len(glob.glob(str(tmp_path / 'work' / 'detections' / '*.jpg'))) == 4
+    drawn = sorted(glob.glob(str(tmp_path / 'work' / 'detections' / '*.png')))
+    assert len(drawn) == 5 and drawn[-1].endswith('overview.png')  # 4 images and the overview
+    from matplotlib.image import imread
+    assert imread(drawn[0]).shape[:2][1] >= 4 * 96  # drawn 4x, legend below
 
 
 @pytest.mark.slow
