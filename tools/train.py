@@ -1,19 +1,28 @@
-"""Train a detector: mmdet's tools/train.py, plus ScaleNet's checks and CPU support.
+"""Train a model from an mmdet, mmpretrain or mmseg config: the toolboxes' tools/train.py, plus ScaleNet's checks
+and CPU support.
 
-Same flags and behaviour as mmdet's script. In addition: ``--data-root`` moves every data path of the config; a
-missing data set or missing pretrained weights stop the run at once with what to do; without CUDA, distributed runs
-use gloo, and ``--amp`` says that it needs a GPU.
+Same flags and behaviour as mmdet's script, for the three toolboxes (the config's ``default_scope`` says which).
+In addition: ``--data-root`` moves every data path of the config; a missing data set or missing pretrained weights
+stop the run at once with what to do; without CUDA, distributed runs use gloo, and ``--amp`` says that it needs a
+GPU.
 """
 import argparse
 import os.path as osp
 import sys
 
-from mmdet_scalenet.engine import (RunSetupError, check_amp, check_data, check_pretrained, cli, set_data_root,
-                                   setup_cpu_distributed)
+from mmdet_scalenet.engine import (
+    RunSetupError,
+    check_amp,
+    check_data,
+    check_pretrained,
+    cli,
+    set_data_root,
+    setup_cpu_distributed,
+)
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description='Train a detector')
+    parser = argparse.ArgumentParser(description='Train a model (mmdet, mmpretrain or mmseg config)')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument('--amp', action='store_true', default=False,
@@ -28,9 +37,8 @@ def parse_args():
 
 def main():
     args = parse_args()
-    cfg = cli.load_config(args)
-
     try:
+        cfg = cli.load_config(args)
         if args.data_root:
             set_data_root(cfg, args.data_root)
         if args.amp:
@@ -38,11 +46,12 @@ def main():
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
         if args.auto_scale_lr:
-            if 'auto_scale_lr' in cfg and 'enable' in cfg.auto_scale_lr and 'base_batch_size' in cfg.auto_scale_lr:
+            # mmdet's configs say enable=False, mmpretrain's only give the base batch size
+            if 'auto_scale_lr' in cfg and 'base_batch_size' in cfg.auto_scale_lr:
                 cfg.auto_scale_lr.enable = True
             else:
-                raise RunSetupError('Can not find "auto_scale_lr" or "auto_scale_lr.enable" or '
-                                    '"auto_scale_lr.base_batch_size" in your configuration file.')
+                raise RunSetupError('--auto-scale-lr: the config has no "auto_scale_lr.base_batch_size" (the batch '
+                                    'size its learning rate is for), so the learning rate cannot be scaled.')
         if args.resume == 'auto':
             cfg.resume = True
             cfg.load_from = None

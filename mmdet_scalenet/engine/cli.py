@@ -1,4 +1,5 @@
-"""What tools/train.py and tools/test.py share: mmdet's common flags, the config they start from, the Runner."""
+"""What tools/train.py and tools/test.py share: the common flags, the config they start from, the toolbox it is
+for (mmdet, mmpretrain or mmseg: its ``default_scope``), the Runner."""
 import argparse
 import os
 import os.path as osp
@@ -7,7 +8,12 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-__all__ = ['add_common_args', 'build_runner', 'load_config', 'parse_args']
+from .run_checks import RunSetupError
+
+__all__ = ['TOOLBOXES', 'add_common_args', 'build_runner', 'load_config', 'parse_args', 'toolbox_of']
+
+#: The toolboxes whose configs the tools run, by the ``default_scope`` their runtime configs set.
+TOOLBOXES = ('mmdet', 'mmpretrain', 'mmseg')
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -31,12 +37,26 @@ def parse_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
     return args
 
 
+def toolbox_of(cfg: Config) -> str:
+    """The toolbox ``cfg`` is for: its ``default_scope`` (set by each toolbox's ``default_runtime.py``)."""
+    scope = cfg.get('default_scope')
+    if scope not in TOOLBOXES:
+        raise RunSetupError(f'the config\'s default_scope is {scope!r}; expected one of {list(TOOLBOXES)}: the '
+                            'toolbox whose registries it uses (inherit that toolbox\'s default_runtime.py)')
+    return scope
+
+
 def load_config(args: argparse.Namespace) -> Config:
     """The config of ``args.config`` with ``--launcher``, ``--cfg-options`` and ``--work-dir`` applied (default
-    work_dir: ``./work_dirs/<config name>``), as mmdet's tools do."""
-    from mmdet.utils import setup_cache_size_limit_of_dynamo
-    setup_cache_size_limit_of_dynamo()
+    work_dir: ``./work_dirs/<config name>``), as the toolboxes' tools do.
+
+    Raises:
+        RunSetupError: the config is for none of :data:`TOOLBOXES`.
+    """
     cfg = Config.fromfile(args.config)
+    if toolbox_of(cfg) == 'mmdet':
+        from mmdet.utils import setup_cache_size_limit_of_dynamo
+        setup_cache_size_limit_of_dynamo()
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
