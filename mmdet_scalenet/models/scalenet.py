@@ -342,6 +342,14 @@ class ScaleNet(ScaleNetModule):
             return stage.isdigit() and int(stage) > self.num_stages
         return False
 
+    def _checkpoint_filter(self, state_dict, prefix, *args) -> None:
+        """A load pre-hook that mmpretrain's ``ImageClassifier`` registers for its backbone: a checkpoint in the
+        authors' classifier layout (``conv1.*``... ``fc.*``) is checked strictly and renamed to the classifier's
+        (``backbone.*``, ``head.fc.*``) in place; any other state dict is left as it is (see
+        :func:`~mmdet_scalenet.models.classifier.authors_to_classifier`)."""
+        from .classifier import authors_to_classifier
+        authors_to_classifier(self, state_dict, prefix)
+
     def _freeze_stages(self) -> None:
         if self.frozen_stages >= 0:
             self.norm1.eval()

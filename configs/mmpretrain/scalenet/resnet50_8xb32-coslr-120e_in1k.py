@@ -1,0 +1,7 @@
+# The ResNet-50 baseline of scalenet50_8xb32-coslr-120e_in1k.py: everything the same but the backbone
+# (mmpretrain's ResNet-50 classifier, trained with the ScaleNet recipe).
+_base_ = [
+    'mmpretrain::_base_/models/resnet50.py', 'mmpretrain::_base_/datasets/imagenet_bs32_pil_resize.py',
+    '../_base_/imagenet_bs256_coslr-120e.py', 'mmpretrain::_base_/default_runtime.py'
+]
+custom_imports = dict(imports=['mmdet_scalenet'], allow_failed_imports=False)

@@ -1,0 +1,4 @@
+# ScaleNet-101 ImageNet classifier, the authors' recipe (see scalenet50_8xb32-coslr-120e_in1k.py).
+_base_ = './scalenet50_8xb32-coslr-120e_in1k.py'
+
+model = dict(backbone=dict(depth=101, structure='scalenet101'))
