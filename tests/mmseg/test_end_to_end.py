@@ -6,6 +6,7 @@ import pickle
 import re
 
 import pytest
+import torch
 
 from mmdet_scalenet.datasets import make_synthetic_segmentation
 from mmdet_scalenet.datasets.synthetic_segmentation import CLASSES, PALETTE
@@ -66,7 +67,9 @@ def test_train_then_test_prints_miou(shapes, tmp_path):
     (trained, ) = [float(v) for v in MIOU.findall(log)]
     assert 0 <= trained <= 100
     ckpt = tmp_path / 'run' / 'iter_4.pth'
-    assert ckpt.is_file()
+    state = torch.load(ckpt, map_location='cpu', weights_only=True)['state_dict']  # safe loading reads it
+    assert state['decode_head.conv_seg.weight'].shape[0] == len(CLASSES)
+    assert 'backbone.layer4.2.conv2.0.weight' in state
     # reloaded with torch.load(weights_only=True) by the Runner, evaluated again: the same mIoU
     show = tmp_path / 'show'
     out = run_tool([python(), 'tools/test.py', str(config), str(ckpt), '--work-dir', str(tmp_path / 'test'),
