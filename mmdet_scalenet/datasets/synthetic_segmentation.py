@@ -17,8 +17,8 @@ from typing import Dict
 import cv2
 import numpy as np
 
-from .synthetic_classification import shape_mask, write_marked_folder, write_png
-from .synthetic_shapes import _background, _check_int, _contrasting_color
+from ..utils.fileio import write_folder_atomically
+from .drawing import background, check_int, contrasting_color, shape_mask, write_png
 
 __all__ = ['CLASSES', 'IGNORE_INDEX', 'MARKER', 'PALETTE', 'make_synthetic_segmentation']
 
@@ -35,7 +35,7 @@ _RIM = np.ones((3, 3), np.uint8)
 
 
 def _draw(rng: np.random.Generator, size: int, max_objects: int, min_side: int, max_side: int):
-    image = _background(rng, size)
+    image = background(rng, size)
     labels = np.zeros((size, size), np.uint8)
     for _ in range(rng.integers(1, max_objects + 1)):
         side = np.exp(rng.uniform(np.log(min_side), np.log(max_side)))  # log-uniform: all scales
@@ -45,7 +45,7 @@ def _draw(rng: np.random.Generator, size: int, max_objects: int, min_side: int, 
         mask = shape_mask(CLASSES[label], size, cx, cy, r, rng.uniform(-0.3, 0.3))
         if not mask.any():
             continue
-        image[mask] = _contrasting_color(rng, image[mask])
+        image[mask] = contrasting_color(rng, image[mask])
         labels[mask] = label
         labels[mask & ~cv2.erode(mask.astype(np.uint8), _RIM).astype(bool)] = IGNORE_INDEX
     return image, labels
@@ -62,14 +62,14 @@ def make_synthetic_segmentation(out_dir: str, num_train: int = 16, num_val: int 
     function (:data:`MARKER`), atomically; anything else is left alone (``FileExistsError``).
     """
     out_dir = os.path.abspath(out_dir)
-    _check_int('num_train', num_train, 1)
-    _check_int('num_val', num_val, 1)
-    _check_int('image_size', image_size, 16)
-    _check_int('max_objects', max_objects, 1)
-    _check_int('min_side', min_side, 4, image_size, f'an integer in [4, image_size={image_size}]')
-    _check_int('max_side', max_side, min_side, image_size,
+    check_int('num_train', num_train, 1)
+    check_int('num_val', num_val, 1)
+    check_int('image_size', image_size, 16)
+    check_int('max_objects', max_objects, 1)
+    check_int('min_side', min_side, 4, image_size, f'an integer in [4, image_size={image_size}]')
+    check_int('max_side', max_side, min_side, image_size,
                f'an integer in [min_side={min_side}, image_size={image_size}]')
-    _check_int('seed', seed, 0)
+    check_int('seed', seed, 0)
 
     def write(root: str) -> dict:
         rng = np.random.default_rng(seed)
@@ -84,5 +84,5 @@ def make_synthetic_segmentation(out_dir: str, num_train: int = 16, num_val: int 
                     num_val=num_val, image_size=image_size, max_objects=max_objects, min_side=min_side,
                     max_side=max_side, seed=seed, classes=list(CLASSES), ignore_index=IGNORE_INDEX)
 
-    write_marked_folder(out_dir, MARKER, overwrite, write, 'synthetic segmentation')
+    write_folder_atomically(out_dir, MARKER, overwrite, write, 'synthetic segmentation')
     return {name: os.path.join(out_dir, name) for name in ('img_dir', 'ann_dir')}

@@ -11,7 +11,7 @@ globally pooled stage-4 features. mmpretrain's ``ImageClassifier`` (``backbone``
 
 mmengine loads with ``strict=False`` and only warns about what does not match, so the check is made here: every
 key the classifier has must be in the file with the same shape, and every key of the file must be used; anything
-else is a :class:`~.pretrained.CheckpointMismatchError` that lists the keys. Checkpoints already in the
+else is a :class:`~mmdet_scalenet.CheckpointMismatchError` that lists the keys. Checkpoints already in the
 classifier's layout (those mmengine's Runner writes) are left to mmengine as they are.
 """
 import inspect
@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 
-from .pretrained import CheckpointMismatchError, _summary
+from .pretrained import STRUCTURE_HINT, compare_state
 
 __all__ = ['authors_to_classifier', 'is_authors_layout']
 
@@ -76,7 +76,8 @@ def authors_to_classifier(backbone: nn.Module, state_dict: MutableMapping[str, t
     classifier's load), the backbone's keys are checked and ``fc.weight`` must take the backbone's output width.
 
     Raises:
-        CheckpointMismatchError: keys missing from the file, unexpected keys, or shape mismatches, all listed.
+        mmdet_scalenet.CheckpointMismatchError: keys missing from the file, unexpected keys, or shape mismatches, all
+            listed.
     """
     if not is_authors_layout(state_dict, prefix):
         return False
@@ -86,34 +87,21 @@ def authors_to_classifier(backbone: nn.Module, state_dict: MutableMapping[str, t
     mapped = OrderedDict((_renamed(key[len(prefix):]), state_dict[key]) for key in ours)
 
     optional = {BACKBONE + key for key in getattr(backbone, 'extension_keys', lambda: ())()}
-    missing = [key for key in expected if key not in mapped and key not in optional
-               and not key.endswith('num_batches_tracked')]
-    if classifier is None:
-        missing = [key for key in missing if not key.startswith(HEAD_FC)]
-        unexpected = [key for key in mapped if key not in expected and not key.startswith(HEAD_FC)]
+    if classifier is None:  # only the backbone is known: its keys, and fc taking its output width
         width = getattr(backbone, 'feat_dim', None)
         fc = mapped.get(HEAD_FC + 'weight')
-        mismatched = [] if fc is None or width is None or (fc.dim() == 2 and fc.shape[1] == width) else [
-            f'{HEAD_FC}weight (checkpoint {tuple(fc.shape)}, model (num_classes, {width}))']
+        if fc is not None and width is not None:
+            expected[HEAD_FC + 'weight'] = torch.Size((fc.shape[0], width))
+        mismatch = compare_state(expected, mapped, ignore=lambda key: key.startswith(HEAD_FC), optional=optional)
     else:
-        unexpected = [key for key in mapped if key not in expected]
-        mismatched = []
-    mismatched += [f'{key} (checkpoint {tuple(mapped[key].shape)}, model {tuple(shape)})'
-                   for key, shape in expected.items() if key in mapped and mapped[key].shape != shape]
+        mismatch = compare_state(expected, mapped, optional=optional)
     target = type(classifier or backbone).__name__
-    if missing or unexpected or mismatched:
-        lines = [f"checkpoint in the authors' classifier layout (conv1.*, layer*.*, fc.*): does not match {target} "
-                 "(keys as renamed for it: fc.* -> head.fc.*, the rest -> backbone.*"
-                 + (f', under prefix {prefix!r}' if prefix else '') + '):']
-        if missing:
-            lines.append(f'  missing from the checkpoint ({len(missing)}): {_summary(missing)}')
-        if unexpected:
-            lines.append(f'  unexpected in the checkpoint ({len(unexpected)}): {_summary(unexpected)}')
-        if mismatched:
-            lines.append(f'  shape mismatch ({len(mismatched)}): {_summary(mismatched)}')
-        lines.append('  Check that the structure (and depth) matches the one the checkpoint was trained with, and '
-                     "that the head's num_classes is the number of rows of the checkpoint's fc.weight.")
-        raise CheckpointMismatchError('\n'.join(lines))
+    if mismatch:
+        raise mismatch.error(
+            f"checkpoint in the authors' classifier layout (conv1.*, layer*.*, fc.*): does not match {target} (keys "
+            'as renamed for it: fc.* -> head.fc.*, the rest -> backbone.*'
+            + (f', under prefix {prefix!r}' if prefix else '') + '):',
+            STRUCTURE_HINT + " And that the head's num_classes is the number of rows of the checkpoint's fc.weight.")
     for key in ours:
         del state_dict[key]
     state_dict.update((prefix + key, value) for key, value in mapped.items())

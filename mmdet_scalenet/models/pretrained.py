@@ -7,15 +7,23 @@ those the caller names as ignorable (the classifier's ``fc.*``, stages the modul
 """
 import copy
 from collections import OrderedDict
-from typing import Callable, Collection, Optional, Tuple
+from dataclasses import dataclass
+from typing import Callable, Collection, Mapping, Optional, Tuple
 
+import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 from mmengine.model.weight_init import PretrainedInit, update_init_info
 
 from ..utils.checkpoint import CheckpointMismatchError, read_state_dict
 
-__all__ = ['StrictPretrainedMixin', 'is_pretrained_cfg', 'load_pretrained', 'split_pretrained']
+__all__ = [
+    'StateMismatch', 'StrictPretrainedMixin', 'compare_state', 'is_pretrained_cfg', 'load_pretrained',
+    'split_pretrained'
+]
+
+#: What a mismatch most often means.
+STRUCTURE_HINT = 'Check that the structure (and depth) matches the one the checkpoint was trained with.'
 
 
 def is_pretrained_cfg(cfg) -> bool:
@@ -41,6 +49,49 @@ def _summary(keys, limit: int = 20) -> str:
     keys = sorted(keys)
     more = f' ... (+{len(keys) - limit} more)' if len(keys) > limit else ''
     return ', '.join(keys[:limit]) + more
+
+
+@dataclass(frozen=True)
+class StateMismatch:
+    """How a state dict differs from the one a module expects: every key is listed, in sorted order.
+
+    Attributes:
+        missing: the module's keys the state lacks (not counting ``num_batches_tracked``, which BatchNorm itself
+            tolerates, nor the ``optional`` keys).
+        unexpected: the state's keys the module does not have (not counting the ``ignore``d ones).
+        mismatched: ``'key (checkpoint shape, model shape)'`` for keys in both with different shapes.
+        absent_optional: the ``optional`` keys the state lacks (they keep their initialisation).
+    """
+    missing: Tuple[str, ...]
+    unexpected: Tuple[str, ...]
+    mismatched: Tuple[str, ...]
+    absent_optional: Tuple[str, ...]
+
+    def __bool__(self) -> bool:
+        return bool(self.missing or self.unexpected or self.mismatched)
+
+    def error(self, title: str, hint: str) -> CheckpointMismatchError:
+        """The error to raise: ``title``, the keys by kind, then ``hint``."""
+        lines = [title]
+        for label, keys in (('missing from the checkpoint', self.missing),
+                            ('unexpected in the checkpoint', self.unexpected), ('shape mismatch', self.mismatched)):
+            if keys:
+                lines.append(f'  {label} ({len(keys)}): {_summary(keys)}')
+        lines.append('  ' + hint)
+        return CheckpointMismatchError('\n'.join(lines))
+
+
+def compare_state(expected: Mapping[str, torch.Size], state: Mapping[str, torch.Tensor],
+                  ignore: Callable[[str], bool] = lambda key: False, optional: Collection[str] = ()) -> StateMismatch:
+    """Compare ``state`` with the shapes a module ``expected``: what :func:`load_pretrained` and the classifier's
+    checkpoint filter refuse (:class:`StateMismatch`)."""
+    absent = [k for k in expected if k not in state and not k.endswith('num_batches_tracked')]
+    return StateMismatch(
+        missing=tuple(sorted(k for k in absent if k not in optional)),
+        unexpected=tuple(sorted(k for k in state if k not in expected and not ignore(k))),
+        mismatched=tuple(sorted(f'{k} (checkpoint {tuple(state[k].shape)}, model {tuple(expected[k])})'
+                                for k in expected if k in state and state[k].shape != expected[k])),
+        absent_optional=tuple(sorted(k for k in absent if k in optional)))
 
 
 def load_pretrained(module: nn.Module, cfg: dict, ignore: Callable[[str], bool] = lambda key: False,
@@ -69,24 +120,11 @@ def load_pretrained(module: nn.Module, cfg: dict, ignore: Callable[[str], bool] 
         if not state:
             raise CheckpointMismatchError(f'{filename}: no key starts with prefix {prefix!r}')
     own = module.state_dict()
-    # BatchNorm itself tolerates a missing num_batches_tracked (checkpoints from PyTorch < 0.4.1 lack it).
-    absent = [k for k in own if k not in state and not k.endswith('num_batches_tracked')]
-    missing = [k for k in absent if k not in optional]
-    kept = [k for k in absent if k in optional]
-    unexpected = [k for k in state if k not in own and not ignore(k)]
-    mismatched = [f'{k} (checkpoint {tuple(state[k].shape)}, model {tuple(own[k].shape)})'
-                  for k in own if k in state and state[k].shape != own[k].shape]
-    if missing or unexpected or mismatched:
-        lines = [f'{filename}: does not match {type(module).__name__}'
-                 + (f' (prefix {prefix!r})' if prefix else '') + ':']
-        if missing:
-            lines.append(f'  missing from the checkpoint ({len(missing)}): {_summary(missing)}')
-        if unexpected:
-            lines.append(f'  unexpected in the checkpoint ({len(unexpected)}): {_summary(unexpected)}')
-        if mismatched:
-            lines.append(f'  shape mismatch ({len(mismatched)}): {_summary(mismatched)}')
-        lines.append('  Check that the structure (and depth) matches the one the checkpoint was trained with.')
-        raise CheckpointMismatchError('\n'.join(lines))
+    mismatch = compare_state({k: v.shape for k, v in own.items()}, state, ignore, optional)
+    if mismatch:
+        raise mismatch.error(f'{filename}: does not match {type(module).__name__}'
+                             + (f' (prefix {prefix!r})' if prefix else '') + ':', STRUCTURE_HINT)
+    kept = mismatch.absent_optional
     module.load_state_dict(OrderedDict((k, v) for k, v in state.items() if k in own), strict=False)
     print_log(f'loaded {len(own) - len(kept)} tensors into {type(module).__name__} from {filename}',
               logger='current')

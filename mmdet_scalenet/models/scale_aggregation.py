@@ -272,8 +272,9 @@ class SABottleneck(BaseModule):
             # A nearest upsample by whole factors repeats every value equally: it commutes with ReLU, with an
             # eval-mode BN (a per-channel affine map), with GroupNorm (per-sample statistics unchanged) and, with the
             # running variance's count corrected, with a training-mode BN. SyncBN keeps the full-resolution order.
+            per_group = y.shape[1] // norm.num_groups * low[0] * low[1] if isinstance(norm, nn.GroupNorm) else 0
             if isinstance(norm, _BatchNorm) and not norm.training and norm.running_mean is not None \
-                    or isinstance(norm, nn.GroupNorm) or repeats == 1:
+                    or per_group > 1 or repeats == 1:  # (GroupNorm refuses groups of one value)
                 return upsample_to(self.relu(norm(y)), size)
             if type(norm) is nn.BatchNorm2d and y.numel() > y.shape[1]:
                 return upsample_to(self.relu(batch_norm_as_upsampled(norm, y, repeats)), size)

@@ -1,13 +1,12 @@
 """Helpers for the detection tests: configs, models and a tiny generated data set."""
 import glob
 import os
-import subprocess
-import sys
 
 import torch
 from mmengine.config import Config
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+from ..common import ROOT
+
 CONFIG_DIR = os.path.join(ROOT, 'configs')
 DEMO_CONFIG = os.path.join(CONFIG_DIR, 'demo', 'faster-rcnn_scalenet50-light_fpn_synthetic-shapes.py')
 SEED_CONFIG = os.path.join(CONFIG_DIR, 'allocation', 'faster-rcnn_scalenet50-seed_fpn_synthetic-shapes.py')
@@ -43,17 +42,6 @@ def loss_step(model, batch_size=2, size=128, num_classes=80, with_mask=False, se
     total, _ = model.parse_losses(losses)
     total.backward()
     return losses, total
-
-
-def run_tool(args, timeout=900, env=None):
-    """Run a command from the repository root; return the CompletedProcess (output captured)."""
-    full_env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS=os.environ.get('OMP_NUM_THREADS', '2'))
-    full_env.update(env or {})
-    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=full_env)
-
-
-def python():
-    return sys.executable
 
 
 # Options that shrink the demo config to a few seconds of training on the tiny data set.

@@ -6,7 +6,8 @@ import torch
 from mmdet_scalenet import ScaleNet, load_structure
 from mmdet_scalenet.allocation import allocate, read_branch_gammas, seed_structure
 
-from .common import DEMO_CONFIG, SEED_CONFIG, TINY_OPTIONS, python, run_tool
+from ..common import python, run_tool
+from .common import DEMO_CONFIG, SEED_CONFIG, TINY_OPTIONS
 
 pytestmark = pytest.mark.slow
 

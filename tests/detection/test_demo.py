@@ -7,18 +7,21 @@ import pytest
 
 from mmdet_scalenet.allocation import MODES
 
-from .common import TINY_OPTIONS, python, run_tool
+from ..common import python, run_tool
+from .common import TINY_OPTIONS
 
 TINY_DEMO = ['--num-train', '8', '--num-val', '4', '--cfg-options', *TINY_OPTIONS, 'train_cfg.max_epochs=1']
 
 
 @pytest.mark.parametrize('tool', ['demo', 'allocation_demo'])
-@pytest.mark.parametrize('flag, value', [('--num-train', '0'), ('--num-val', '-3'), ('--num-train', 'many')])
-def test_demos_reject_image_counts_below_one(tmp_path, tool, flag, value):
+@pytest.mark.parametrize('flag, value, message', [('--num-train', '0', 'expected an integer >= 1, got 0'),
+                                                   ('--num-val', '-3', 'expected an integer >= 1, got -3'),
+                                                   ('--num-train', 'many', "expected an integer, got 'many'")])
+def test_demos_reject_image_counts_below_one(tmp_path, tool, flag, value, message):
     out = run_tool([python(), f'tools/{tool}.py', '--work-dir', str(tmp_path / 'work'), '--data-root',
                     str(tmp_path / 'data'), flag, value], timeout=120)
     assert out.returncode == 2, out.stdout + out.stderr
-    assert f'error: argument {flag}: expected an integer >= 1, got {value!r}' in out.stderr
+    assert f'error: argument {flag}: {message}' in out.stderr
     assert not list(tmp_path.iterdir())
 
 

@@ -5,7 +5,8 @@ import os
 import pytest
 import torch
 
-from .common import DEMO_CONFIG, ROOT, TINY_OPTIONS, python, run_tool
+from ..common import ROOT, python, run_tool
+from .common import DEMO_CONFIG, TINY_OPTIONS
 
 pytestmark = pytest.mark.slow
 

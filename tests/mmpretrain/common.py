@@ -1,17 +1,14 @@
 """Helpers for the mmpretrain tests: the project's ImageNet classifier configs, classifiers built as mmpretrain's
 Runner builds them, one training step on random images."""
 import copy
-import logging
 import os
-from contextlib import contextmanager
 
 import torch
 from mmengine.config import Config
-from mmengine.logging import MMLogger
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 
-from ..detection.common import ROOT
+from ..common import ROOT, quiet
 
 CONFIG_DIR = os.path.join(ROOT, 'configs', 'mmpretrain', 'scalenet')
 #: config name -> (depth, structure) of the ScaleNet classifiers.
@@ -23,18 +20,6 @@ SCALENETS = {
 }
 SEED = 'scalenet50-seed_8xb32-coslr-120e_in1k'
 BASELINE = 'resnet50_8xb32-coslr-120e_in1k'
-
-
-@contextmanager
-def quiet():
-    """mmengine's logger at WARNING: ``init_weights()`` otherwise logs every parameter (seconds per network)."""
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def config_path(name):

@@ -12,7 +12,7 @@ import torch
 from mmdet_scalenet import ScaleNet
 from mmdet_scalenet.engine import RunSetupError, check_data, set_data_root
 
-from ..detection.common import ROOT, python, run_tool
+from ..common import ROOT, python, run_tool
 from .common import BASELINE, SCALENETS, SEED, build_classifier, config_path, load_config, training_step
 
 ALL = [*SCALENETS, SEED, BASELINE]

@@ -12,7 +12,7 @@ import torch
 from mmdet_scalenet import load_structure
 from mmdet_scalenet.datasets import make_synthetic_classification
 
-from ..detection.common import ROOT, python, run_tool
+from ..common import ROOT, python, run_tool
 from ..models.reference import random_reference
 from .common import SEED, config_path, load_config
 

@@ -124,7 +124,7 @@ def test_outside_a_classifier_the_backbone_keys_and_fc_width_are_checked(light):
     state = OrderedDict(light)
     state['fc.weight'] = torch.zeros(1000, 1024)
     with pytest.raises(CheckpointMismatchError, match=r'head.fc.weight \(checkpoint \(1000, 1024\), model '
-                                                      r'\(num_classes, 2048\)\)'):
+                                                      r'\(1000, 2048\)\)'):
         authors_to_classifier(backbone, state)
     state = OrderedDict(light)
     assert authors_to_classifier(backbone, state)

@@ -1,18 +1,15 @@
 """Helpers for the mmseg tests: the project's segmentation configs, segmentors built as mmseg's Runner builds them
 on one process, one training step on random images and masks."""
 import copy
-import logging
 import os
-from contextlib import contextmanager
 
 import torch
 from mmengine.config import Config
-from mmengine.logging import MMLogger
 from mmengine.model import revert_sync_batchnorm
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 
-from ..detection.common import ROOT
+from ..common import ROOT, quiet
 
 CONFIG_DIR = os.path.join(ROOT, 'configs', 'mmseg')
 #: The project's configs and the mmseg config each one changes only the backbone of.
@@ -21,18 +18,6 @@ CONFIGS = {
     for algo in ('pspnet', 'deeplabv3') for depth in (50, 101)
     for data in ('4xb2-80k_cityscapes-512x1024', '4xb4-80k_ade20k-512x512')
 }
-
-
-@contextmanager
-def quiet():
-    """mmengine's logger at WARNING: ``init_weights()`` otherwise logs every parameter (seconds per network)."""
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def config_path(name):

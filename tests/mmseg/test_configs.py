@@ -9,7 +9,7 @@ import torch
 
 from mmdet_scalenet.engine import RunSetupError, check_data, set_data_root
 
-from ..detection.common import ROOT
+from ..common import ROOT
 from .common import CONFIGS, build_segmentor, load_config, training_step
 
 

@@ -11,7 +11,7 @@ import torch
 from mmdet_scalenet.datasets import make_synthetic_segmentation
 from mmdet_scalenet.datasets.synthetic_segmentation import CLASSES, PALETTE
 
-from ..detection.common import python, run_tool
+from ..common import python, run_tool
 from .common import config_path
 
 pytestmark = pytest.mark.slow

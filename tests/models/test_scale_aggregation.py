@@ -1,4 +1,6 @@
-"""The SA block's pieces: kernel rule, pooling, upsampling, and the block's layout."""
+"""The SA block's pieces: pooling, upsampling, the order of norm and upsample, and the block's layout."""
+import copy
+
 import pytest
 import torch
 
@@ -65,3 +67,31 @@ def test_deformable_branches_run_on_maps_smaller_than_their_kernel():
     block.init_weights()
     out = block(torch.randn(1, 64, 8, 8))  # the factor-4 and -7 branches see 2x2 and 1x1 maps
     assert out.shape == (1, 64, 8, 8) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize('kind', ['bn-train', 'bn-eval', 'gn', 'gn-one-value-groups'])
+@pytest.mark.parametrize('low,size', [((3, 5), (6, 15)), ((1, 1), (7, 7)), ((3, 4), (7, 9))],
+                         ids=['nearest', 'nearest-from-1x1', 'bilinear'])
+def test_norm_relu_upsample_equals_the_full_resolution_order(kind, low, size):
+    """The block normalises (and rectifies) a branch on its small map where that is exact; in float64 it equals
+    relu(norm(upsample(y))), running statistics included."""
+    block = SABottleneck(8, 8, branch_channels=(4, 4, 4, 4), side=56).double()
+    channels = 6
+    if kind.startswith('bn'):
+        norm = torch.nn.BatchNorm2d(channels).double().train(kind == 'bn-train')
+        norm.running_var.uniform_(0.5, 2.0)
+    else:
+        norm = torch.nn.GroupNorm(channels if kind == 'gn-one-value-groups' else 2, channels).double()
+    torch.nn.init.uniform_(norm.weight, 0.5, 1.5)
+    torch.nn.init.uniform_(norm.bias, -0.5, 0.5)
+    reference = copy.deepcopy(norm)
+    y = torch.randn(2, channels, *low, dtype=torch.float64, requires_grad=True)
+    actual = block._norm_relu_upsample(norm, y, size)
+    expected = torch.relu(reference(upsample_to(y, size)))
+    torch.testing.assert_close(actual, expected, rtol=1e-12, atol=1e-12)
+    weights = torch.randn_like(expected)
+    grad_actual, = torch.autograd.grad((actual * weights).sum(), y)
+    grad_expected, = torch.autograd.grad((expected * weights).sum(), y)
+    torch.testing.assert_close(grad_actual, grad_expected, rtol=1e-10, atol=1e-10)
+    for name, buffer in reference.named_buffers():
+        torch.testing.assert_close(getattr(norm, name), buffer, rtol=1e-12, atol=1e-12)
