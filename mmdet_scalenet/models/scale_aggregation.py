@@ -211,6 +211,10 @@ class SABottleneck(BaseModule):
                 raise ValueError(f'plugins: expected dict(cfg=..., position=one of {list(PLUGIN_POSITIONS)}), '
                                  f'got {plugin!r}')
             cfg = dict(plugin['cfg'])
+            if cfg.get('type') == 'GeneralizedAttention' and cfg.get('position_embedding_dim', -1) == -1:
+                # Its geometric terms need an embedding width divisible by 4, which mmcv takes from in_channels by
+                # default: after the SA block that is the allocated width (349, ...). Use ResNet's width there.
+                cfg['position_embedding_dim'] = planes * self.expansion if position == 'after_conv3' else planes
             name, layer = build_plugin_layer(cfg, in_channels=widths[position], postfix=cfg.pop('postfix', ''))
             if hasattr(self, name):
                 raise ValueError(f'plugins: two plugins named {name!r} in one block; give them a "postfix"')

@@ -66,9 +66,27 @@ def test_an_interrupted_run_leaves_nothing(tmp_path):
     (dict(num_val=2.0), 'num_val: expected an integer >= 4 (one image per class), got 2.0'),
     (dict(image_size=8), 'image_size: expected an integer >= 16, got 8'),
     (dict(seed=-1), 'seed: expected an integer >= 0, got -1'),
+    (dict(object_size=(0.5, 0.2)), 'object_size: expected (min, max) fractions of the image side with 0 < min <= max '
+                                   '<= 1, got (0.5, 0.2)'),
+    (dict(object_size=(0.0, 0.2)), 'object_size: expected (min, max) fractions of the image side with 0 < min <= max '
+                                   '<= 1, got (0.0, 0.2)'),
 ])
 def test_bad_arguments_are_named(tmp_path, kwargs, message):
     with pytest.raises(ValueError) as error:
         make_synthetic_classification(str(tmp_path / 'cls'), **dict(TINY, **kwargs))
     assert str(error.value) == message
     assert not (tmp_path / 'cls').exists()
+
+
+def test_object_size_sets_the_scale_of_the_shapes(tmp_path):
+    import cv2
+    import numpy as np
+    areas = {}
+    for name, fraction in (('small', (0.15, 0.2)), ('large', (0.8, 0.9))):
+        root = tmp_path / name
+        make_synthetic_classification(str(root), num_train=8, num_val=4, image_size=48, object_size=fraction)
+        image = cv2.imread(str(next((root / 'train' / 'square').iterdir())))
+        # the shape is filled with one colour; the noisy background repeats no colour that often
+        areas[name] = int(np.unique(image.reshape(-1, 3), axis=0, return_counts=True)[1].max())
+    # a square of circumradius side / 2 covers side ** 2 / 2: 26-46 pixels for sides 7.2-9.6, 737-933 for 38.4-43.2
+    assert 20 < areas['small'] < 60 and 650 < areas['large'] < 1050

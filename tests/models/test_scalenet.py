@@ -208,6 +208,11 @@ RESNET_VARIANTS = {
                                                     attention_type='0010', kv_stride=2),
                                            stages=(False, False, True, True), position='after_conv2')]),
                         (4, 8, 16, 32)),
+    # all four terms, the geometric ones included (their embedding width must divide by 4)
+    'attention-1111-c4-c5': (dict(plugins=[dict(cfg=dict(type='GeneralizedAttention', spatial_range=-1,
+                                                         num_heads=8, attention_type='1111', kv_stride=2),
+                                                stages=(False, False, True, True), position='after_conv2')]),
+                             (4, 8, 16, 32)),
     'dc5': (dict(strides=(1, 2, 2, 1), dilations=(1, 1, 1, 2)), (4, 8, 16, 16)),
     'd8': (dict(strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4)), (4, 8, 8, 8)),
     'caffe': (dict(style='caffe'), (4, 8, 16, 32)),
