@@ -3,8 +3,9 @@ ScaleNet's checks and CPU support.
 
 Same flags for the three toolboxes (the config's ``default_scope`` says which), each with its toolbox's meaning:
 ``--out`` dumps the predictions to a pickle file, ``--show``/``--show-dir`` draw them, ``--tta`` tests with
-test-time augmentation. Plus ``--data-root``; a missing data set or checkpoint stops the run at once with what to do;
-without CUDA, distributed runs use gloo. Checkpoints written by mmengine's Runner load with ``weights_only=True``
+test-time augmentation, ``--fuse`` on the inference fast path (mmdet_scalenet.deploy.fuse_model). Plus
+``--data-root``; a missing data set or checkpoint stops the run at once with what to do; without CUDA, distributed
+runs use gloo. Checkpoints written by mmengine's Runner load with ``weights_only=True``
 (importing mmdet_scalenet allow-lists exactly the classes they need), and so do the authors' released ImageNet
 classifiers, into an mmpretrain classifier config, strictly.
 """
@@ -31,6 +32,10 @@ def parse_args():
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument('--tta', action='store_true', help='test-time augmentation (the config\'s tta_model and '
                         'tta_pipeline; mmdet and mmpretrain default to flip augmentation without them)')
+    parser.add_argument('--fuse', action='store_true',
+                        help='test on the inference fast path (mmdet 2.x\'s --fuse-conv-bn): ScaleNet backbones and '
+                        'C4 heads fused exactly (BatchNorms folded, fused oneDNN convs), mmcv\'s fuse_conv_bn for the '
+                        'rest; same results, faster')
     cli.add_common_args(parser)
     return cli.parse_args(parser)
 
@@ -114,6 +119,8 @@ def main():
             show_predictions(cfg, toolbox, args)
         if args.tta:
             use_tta(cfg, toolbox)
+        if args.fuse:
+            cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(type='FuseConvBNHook')]
     except RunSetupError as e:
         sys.exit(f'tools/test.py: {e}')
     setup_cpu_distributed(cfg, args.launcher)

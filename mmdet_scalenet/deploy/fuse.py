@@ -2,7 +2,8 @@
 
 ``model.fuse()`` (or ``fuse_scalenet(model)``) returns a new, inference-only :class:`FusedScaleNet` whose outputs
 equal the eval-mode model's up to float rounding (tested to 1e-4 relative); the model itself is left untouched and
-trains as before. For a detector: ``detector.backbone = detector.backbone.fuse()`` after loading the weights.
+trains as before. For a whole detector (or classifier, segmentor) after loading its weights:
+:func:`~mmdet_scalenet.deploy.fuse_model.fuse_model` (what ``tools/test.py --fuse`` runs).
 
 What the fast path changes, and why each step is exact:
 
@@ -256,7 +257,8 @@ class FusedScaleNet(nn.Module):
     ``structure`` are those of the source model.
     """
 
-    def __init__(self, model: nn.Module, merge_shortcut: bool = False, channels_last: bool = True):
+    def __init__(self, model: nn.Module, merge_shortcut: bool = False, channels_last: bool = True,
+                 nchw_outputs: bool = False):
         super().__init__()
         # A ScaleNet is recognised by its stages of SA blocks (models.scalenet imports this module for its fuse()).
         stages = [getattr(model, name, None) for name in getattr(model, 'res_layers', ())]
@@ -275,6 +277,7 @@ class FusedScaleNet(nn.Module):
         self.out_channels = tuple(model.out_channels)
         self.feat_dim = model.feat_dim
         self.channels_last = channels_last
+        self.nchw_outputs = nchw_outputs
         self.conv1 = FusedConv2d(fold_conv_bn(model.conv1, model.norm1, 'conv1'), relu=True)
         self.maxpool = copy.deepcopy(model.maxpool)
         self.res_layers = list(model.res_layers)
@@ -293,7 +296,7 @@ class FusedScaleNet(nn.Module):
         for i, name in enumerate(self.res_layers):
             x = getattr(self, name)(x)
             if i in self.out_indices:
-                outs.append(x)
+                outs.append(x.contiguous() if self.nchw_outputs else x)
         return tuple(outs)
 
     def train(self, mode: bool = True) -> 'FusedScaleNet':
@@ -303,7 +306,8 @@ class FusedScaleNet(nn.Module):
         return super().train(False)
 
 
-def fuse_scalenet(model: nn.Module, merge_shortcut: bool = False, channels_last: bool = True) -> FusedScaleNet:
+def fuse_scalenet(model: nn.Module, merge_shortcut: bool = False, channels_last: bool = True,
+                  nchw_outputs: bool = False) -> FusedScaleNet:
     """The exact inference fast path of a :class:`~mmdet_scalenet.ScaleNet` (see the module docstring).
 
     Args:
@@ -311,8 +315,10 @@ def fuse_scalenet(model: nn.Module, merge_shortcut: bool = False, channels_last:
         merge_shortcut: run ``conv1`` and the shortcut projection of each stage's first block as one conv.
         channels_last: keep weights and activations in NHWC (faster convs on CPU with oneDNN, and on GPUs with
             tensor cores); outputs are then channels-last tensors with the same values.
+        nchw_outputs: return the outputs as contiguous NCHW tensors, for consumers that read memory as NCHW
+            whatever the strides say (mmcv 2.1's CPU ``roi_align`` gives wrong values on channels-last input).
 
     Returns:
         A new :class:`FusedScaleNet` in eval mode.
     """
-    return FusedScaleNet(model, merge_shortcut=merge_shortcut, channels_last=channels_last)
+    return FusedScaleNet(model, merge_shortcut=merge_shortcut, channels_last=channels_last, nchw_outputs=nchw_outputs)

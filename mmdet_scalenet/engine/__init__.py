@@ -1,8 +1,9 @@
 from .cpu_distributed import CPUDistributedDataParallel, setup_cpu_distributed
+from .fuse_hook import FuseConvBNHook
 from .random_state_hook import RandomStateHook
 from .run_checks import RunSetupError, check_amp, check_data, check_pretrained, set_data_root
 
 __all__ = [
-    'CPUDistributedDataParallel', 'RandomStateHook', 'RunSetupError', 'check_amp', 'check_data', 'check_pretrained',
-    'set_data_root', 'setup_cpu_distributed'
+    'CPUDistributedDataParallel', 'FuseConvBNHook', 'RandomStateHook', 'RunSetupError',
+    'check_amp', 'check_data', 'check_pretrained', 'set_data_root', 'setup_cpu_distributed'
 ]

@@ -371,10 +371,11 @@ class ScaleNet(ScaleNetModule):
                 outs.append(x)
         return tuple(outs)
 
-    def fuse(self, merge_shortcut: bool = False, channels_last: bool = True) -> nn.Module:
+    def fuse(self, merge_shortcut: bool = False, channels_last: bool = True, nchw_outputs: bool = False) -> nn.Module:
         """The exact inference fast path: a new, eval-only copy with every BatchNorm folded into its conv (see
         :mod:`mmdet_scalenet.deploy.fuse`). ``self`` is unchanged and stays trainable."""
-        return fuse_scalenet(self, merge_shortcut=merge_shortcut, channels_last=channels_last)
+        return fuse_scalenet(self, merge_shortcut=merge_shortcut, channels_last=channels_last,
+                             nchw_outputs=nchw_outputs)
 
     def train(self, mode: bool = True) -> 'ScaleNet':
         """Set training mode, then re-freeze ``frozen_stages`` and, with ``norm_eval``, every BatchNorm."""

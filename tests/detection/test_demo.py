@@ -2,6 +2,7 @@
 checks that stop them before any work (fast)."""
 import glob
 import json
+import re
 
 import pytest
 
@@ -69,6 +70,12 @@ def test_demo_trains_evaluates_and_draws(tmp_path):
     assert 'Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ]' in log
     assert '[demo] done in ' in out.stdout and 'bbox mAP@[.5:.95] = ' in out.stdout
     assert 'on the 4 validation images' in out.stdout
+    # tools/test.py --fuse: the same COCO mAP as the unfused model
+    plain = re.search(r'\[demo\] done in .*?: (bbox mAP@\[\.5:\.95\] = \S+, mAP@\.5 = \d\.\d+)', out.stdout)
+    fused = re.search(r'--fuse \(inference fast path\): (bbox mAP@\[\.5:\.95\] = \S+, mAP@\.5 = \d\.\d+)',
+                      out.stdout)
+    assert plain and fused and fused.group(1) == plain.group(1), out.stdout[-2000:]
+    assert 'FuseConvBNHook: the model runs on the inference fast path' in log
     assert len(json.load(open(tmp_path / 'data' / 'annotations' / 'train.json'))['images']) == 8
     drawn = sorted(glob.glob(str(tmp_path / 'work' / 'detections' / '*.png')))
     assert len(drawn) == 5 and drawn[-1].endswith('overview.png')  # 4 images and the overview

@@ -4,8 +4,9 @@ backbone, or a whole detector whose backbone type is swapped), their inference v
 Inference variants (``eval()``, no grad):
 
 * ``plain``: the model as ``tools/test.py`` runs it;
-* ``fast``: the deployment path of each: ``ScaleNet.fuse()`` (BatchNorms folded, fused oneDNN convs, channels-last)
-  and, for ResNet and a detector's other modules, mmcv's ``fuse_conv_bn``;
+* ``fast``: the deployment path of each: ``ScaleNet.fuse()`` (BatchNorms folded, fused oneDNN convs, channels-last;
+  in a detector :func:`~mmdet_scalenet.deploy.fuse_model`, as ``tools/test.py --fuse``) and, for ResNet and a
+  detector's other modules, mmcv's ``fuse_conv_bn``;
 * ``fast-cl``: ResNet fused *and* channels-last, the same generic optimisations as ScaleNet's fast path.
 
 A detector's inference runs identical work in both: backbone and neck, the dense heads' forward, and the RoI head
@@ -92,14 +93,13 @@ def inference_variant(name: str, model: nn.Module, variant: str, detector: bool)
     """A new eval-mode copy of ``model`` (``'ScaleNet'`` or ``'ResNet'``) for ``variant`` ``'plain'``, ``'fast'`` or
     ``'fast-cl'`` (see the module docstring)."""
     from mmcv.cnn import fuse_conv_bn
+
+    from ...deploy.fuse_model import fuse_model
     model = _eval(copy.deepcopy(model))
     if variant == 'plain':
         return model
     if name == 'ScaleNet':
-        if detector:
-            model.backbone = model.backbone.fuse()
-        else:
-            model = model.fuse()
+        model = fuse_model(model) if detector else model.fuse()
     model = fuse_conv_bn(model)
     if variant == 'fast-cl':
         model = model.to(memory_format=torch.channels_last)
