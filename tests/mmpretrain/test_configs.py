@@ -69,8 +69,8 @@ def test_the_authors_recipe(name):
         assert backbone == dict(type='ResNet', depth=50, num_stages=4, out_indices=(3, ), style='pytorch')
     else:
         depth, structure = SCALENETS.get(name, (50, 'scalenet50_seed'))
-        assert backbone == dict(type='ScaleNet', depth=depth, structure=structure, out_indices=(3, ),
-                                frozen_stages=-1, norm_eval=False, style='pytorch')
+        assert backbone == dict(type='ScaleNet', depth=depth, num_stages=4, structure=structure, out_indices=(3, ),
+                                norm_eval=False, style='pytorch')
 
 
 def without_backbone(cfg):
