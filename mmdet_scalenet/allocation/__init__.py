@@ -17,10 +17,19 @@ from .errors import AllocationError
 from .importance import SeedGammas, find_backbone_prefix, load_seed_gammas, neuron_scores, read_branch_gammas
 from .report import format_allocation, format_comparison
 from .save import export_kept_weights, save_allocation
-from .select import MODES, Allocation, allocate, rank_neurons, select_block_flops, select_network_flops
+from .select import (
+    MODES,
+    Allocation,
+    allocate,
+    rank_neurons,
+    select_block_flops,
+    select_network_flops,
+    select_uniform,
+)
 
 __all__ = [
     'MODES', 'Allocation', 'AllocationError', 'SeedGammas', 'allocate', 'export_kept_weights', 'find_backbone_prefix',
     'format_allocation', 'format_comparison', 'load_seed_gammas', 'neuron_scores', 'rank_neurons',
     'read_branch_gammas', 'save_allocation', 'seed_structure', 'select_block_flops', 'select_network_flops',
+    'select_uniform',
 ]

@@ -24,12 +24,14 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import List, Optional, Sequence, Tuple
 
-from ..geometry import block_specs, branch_macs, neuron_macs, resnet_conv_macs, structure_macs
-from ..structure import Structure
+from ..geometry import SCALE_FACTORS, block_specs, branch_macs, neuron_macs, resnet_conv_macs, structure_macs
+from ..structure import Structure, seed_structure
 from .errors import AllocationError
 from .importance import SeedGammas, neuron_scores
 
-__all__ = ['MODES', 'Allocation', 'allocate', 'rank_neurons', 'select_block_flops', 'select_network_flops']
+__all__ = [
+    'MODES', 'Allocation', 'allocate', 'rank_neurons', 'select_block_flops', 'select_network_flops', 'select_uniform'
+]
 
 MODES = ('block-flops', 'network-flops')
 
@@ -44,7 +46,7 @@ class Allocation:
         structure: the allocated structure (neurons kept per branch of every block).
         seed: the seed's structure (neurons per branch in the checkpoint).
         kept: ``kept[block][branch]``: the seed's channel indices kept there, ascending.
-        mode: ``'block-flops'`` or ``'network-flops'``.
+        mode: ``'block-flops'``, ``'network-flops'`` or ``'uniform'`` (:func:`select_uniform`, no seed).
         budget: the block budget factor (``block-flops``) or the target GMACs at 224 (``network-flops``).
         b: the cost exponent of the score.
         block_budgets: per block, the MAC budget of its branch convs (``block-flops``; empty otherwise).
@@ -136,20 +138,19 @@ def _top_k(m: Fraction, planes: int, available: int) -> int:
     return min(available, max(1, math.floor(m * planes + Fraction(1, 2))))
 
 
-def select_network_flops(gammas: SeedGammas, target_gmacs: float, b: float = 0.0,
-                         name: Optional[str] = None) -> Allocation:
-    """The released files' pattern: every block keeps its top ``round(m * planes)`` neurons, with the largest
-    width multiplier ``m`` whose network GMACs at 224 (convs + 1000-way fc) do not exceed ``target_gmacs``."""
+def _network_flops(depth: int, scale_factors: Sequence[int], rankings: Sequence[Sequence[Tuple[int, int]]],
+                   target_gmacs: float, label: str) -> Tuple[Kept, Structure, Fraction]:
+    """Every block keeps the first ``round(m * planes)`` neurons of its ranking, with the largest ``m`` whose
+    network GMACs at 224 do not exceed ``target_gmacs``; returns ``(kept, structure, m)``."""
     target = _positive(target_gmacs, 'network-flops target GMACs') * 1e9
-    specs = block_specs(gammas.depth)
-    rankings = [rank_neurons(block_scores) for block_scores in neuron_scores(gammas, b)]
-    num_branches = len(gammas.scale_factors)
-    label = name or _name(gammas, 'network-flops', target_gmacs, b)
+    specs = block_specs(depth)
+    num_branches = len(scale_factors)
 
     def at(m: Fraction) -> Tuple[Kept, Structure]:
         kept = tuple(_group(ranked[:_top_k(m, spec.planes, len(ranked))], num_branches)
                      for spec, ranked in zip(specs, rankings))
-        return kept, _structure(gammas, kept, label)
+        blocks = tuple(tuple(len(k) for k in block) for block in kept)
+        return kept, Structure(depth=depth, blocks=blocks, scale_factors=tuple(scale_factors), name=label)
 
     # k changes only where m * planes crosses j + 1/2; between those points the allocation is constant.
     candidates = sorted({Fraction(0)} | {Fraction(2 * j + 1, 2 * spec.planes)
@@ -169,11 +170,33 @@ def select_network_flops(gammas: SeedGammas, target_gmacs: float, b: float = 0.0
             low = middle
         else:
             high = middle - 1
-    m = candidates[low]
-    kept, structure = at(m)
+    return (*at(candidates[low]), candidates[low])
+
+
+def select_network_flops(gammas: SeedGammas, target_gmacs: float, b: float = 0.0,
+                         name: Optional[str] = None) -> Allocation:
+    """The released files' pattern: every block keeps its top ``round(m * planes)`` neurons, with the largest
+    width multiplier ``m`` whose network GMACs at 224 (convs + 1000-way fc) do not exceed ``target_gmacs``."""
+    rankings = [rank_neurons(block_scores) for block_scores in neuron_scores(gammas, b)]
+    kept, structure, m = _network_flops(gammas.depth, gammas.scale_factors, rankings, target_gmacs,
+                                        name or _name(gammas, 'network-flops', target_gmacs, b))
     return Allocation(structure=structure, seed=gammas.structure, kept=kept, mode='network-flops',
                       budget=float(target_gmacs), b=float(b), width_multiplier=float(m), prefix=gammas.prefix,
                       norm_name=gammas.norm_name, source=gammas.source)
+
+
+def select_uniform(depth: int, target_gmacs: float, scale_factors: Sequence[int] = SCALE_FACTORS,
+                   name: Optional[str] = None) -> Allocation:
+    """The baseline without data: as ``network-flops`` (one width multiplier, the largest within
+    ``target_gmacs``), but every block splits its ``round(m * planes)`` neurons evenly over the scales (a
+    remainder to the finest), as a hand-designed multi-scale block would. ``kept`` indexes a seed of ``depth``."""
+    seed = seed_structure(depth, scale_factors)
+    rankings = [[(branch, channel) for channel in range(planes[0]) for branch in range(len(planes))]
+                for planes in seed.blocks]
+    label = name or f'scalenet{depth}_uniform_{target_gmacs:g}'
+    kept, structure, m = _network_flops(depth, scale_factors, rankings, target_gmacs, label)
+    return Allocation(structure=structure, seed=seed, kept=kept, mode='uniform', budget=float(target_gmacs), b=0.0,
+                      width_multiplier=float(m), source='uniform')
 
 
 def allocate(gammas: SeedGammas, mode: str, budget: Optional[float] = None, b: float = 0.0,

@@ -185,3 +185,21 @@ def test_modes_and_budgets_are_checked(gammas):
 
 def test_block_flops_default_budget_is_the_resnet_conv(gammas):
     assert allocate(gammas, 'block-flops').kept == select_block_flops(gammas, factor=1.0).kept
+
+
+def test_uniform_allocation_splits_every_block_evenly_within_the_budget():
+    from mmdet_scalenet.allocation import select_uniform
+    from mmdet_scalenet.structure import load_structure
+    target = structure_macs(load_structure('scalenet50_light')) / 1e9
+    allocation = select_uniform(50, target)
+    assert allocation.mode == 'uniform' and allocation.structure.depth == 50
+    assert allocation.macs <= target * 1e9
+    for channels in allocation.structure.blocks:
+        assert max(channels) - min(channels) <= 1 and list(channels) == sorted(channels, reverse=True)
+    # one neuron more per block anywhere would exceed the budget: the multiplier is the largest that fits
+    larger = select_uniform(50, allocation.macs / 1e9 * 1.02)
+    assert larger.macs > allocation.macs
+    for kept, channels in zip(allocation.kept, allocation.structure.blocks):
+        assert [len(k) for k in kept] == list(channels) and all(k == tuple(range(len(k))) for k in kept)
+    with pytest.raises(AllocationError, match='below the smallest allocation'):
+        select_uniform(50, 0.1)

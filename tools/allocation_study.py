@@ -1,0 +1,82 @@
+"""Does the data-driven neuron allocation adapt to the data, and does that pay? A study on a 2-core CPU.
+
+Trains a seed ScaleNet-50 classifier on each of two synthetic regimes (small objects / large objects), allocates
+each at the same GMACs, and retrains five networks per regime with several random seeds; writes
+docs/allocation_study.md and its pictures. See mmdet_scalenet/analysis/allocation_study.py for the design.
+
+    python tools/allocation_study.py                  # about 80 minutes from scratch, seconds from the cache
+    python tools/allocation_study.py --seeds 0 1 2 3  # one more seed: only the new runs train
+
+Every run is cached under --work-dir: a re-run skips finished runs and resumes an interrupted one.
+"""
+import argparse
+import json
+import os
+import sys
+
+import torch
+
+from mmdet_scalenet.engine.argtypes import int_at_least
+from mmdet_scalenet.utils.fileio import write_atomically
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
+
+
+def non_negative(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f'expected a number >= 0, got {text}')
+    return value
+
+
+def _dump(data: dict, path: str) -> None:
+    with open(path, 'w') as f:
+        json.dump(data, f, indent=1)
+
+
+def main(argv=None):
+    from mmdet_scalenet.analysis.allocation_study import StudySettings, result_to_json, run_study, write_report
+    defaults = StudySettings(work_dir='')
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--work-dir', default=os.path.join(ROOT, 'work_dirs', 'allocation_study'),
+                        help='data, runs and cache (default: work_dirs/allocation_study)')
+    parser.add_argument('--report', default=os.path.join(ROOT, 'docs', 'allocation_study.md'),
+                        help='the Markdown report (default: docs/allocation_study.md)')
+    parser.add_argument('--images', default=None, help='where the pictures go (default: images/ beside the report)')
+    parser.add_argument('--image-size', type=int_at_least(32), default=defaults.image_size)
+    parser.add_argument('--num-train', type=int_at_least(4), default=defaults.num_train,
+                        help='training images per regime')
+    parser.add_argument('--num-val', type=int_at_least(4), default=defaults.num_val,
+                        help='validation images per regime')
+    parser.add_argument('--seeds', type=int_at_least(0), nargs='+', default=list(defaults.seeds),
+                        help='random seeds of the retrainings (the seed networks use the first)')
+    parser.add_argument('--seed-epochs', type=int_at_least(1), default=defaults.seed_epochs)
+    parser.add_argument('--epochs', type=int_at_least(1), default=defaults.epochs, help='epochs of each retraining')
+    parser.add_argument('--batch-size', type=int_at_least(1), default=defaults.batch_size)
+    parser.add_argument('--sparsity', type=non_negative, default=defaults.sparsity,
+                        help='L1 weight on the seed networks\' branch gammas')
+    parser.add_argument('--gamma-lr-mult', type=non_negative, default=defaults.gamma_lr_mult,
+                        help='learning-rate multiplier of the seed networks\' branch norms')
+    parser.add_argument('--threads', type=int_at_least(1), default=None, help='torch threads (default: torch\'s)')
+    args = parser.parse_args(argv)
+    if len(set(args.seeds)) != len(args.seeds):
+        parser.error(f'--seeds: each seed once, got {args.seeds}')
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    settings = StudySettings(
+        work_dir=os.path.abspath(args.work_dir), image_size=args.image_size, num_train=args.num_train,
+        num_val=args.num_val, seeds=tuple(args.seeds), seed_epochs=args.seed_epochs, epochs=args.epochs,
+        batch_size=args.batch_size, sparsity=args.sparsity, gamma_lr_mult=args.gamma_lr_mult)
+    result = run_study(settings, log=lambda line: print(line, flush=True))
+    images = args.images or os.path.join(os.path.dirname(os.path.abspath(args.report)), 'images')
+    write_report(result, args.report, images)
+    write_atomically(os.path.join(settings.work_dir, 'study.json'),
+                     lambda tmp: _dump(result_to_json(result), tmp), overwrite=True, suffix='.json')
+    print(f'[study] {len(result.runs)} retrainings; report {args.report}, pictures in {images}; '
+          f'{result.seconds / 60:.1f} minutes')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
