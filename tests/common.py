@@ -1,5 +1,6 @@
 """Helpers the test packages share (fixtures are in conftest.py): the repository root, running a tool as a user
-would, and a quieter mmengine logger."""
+would, a quieter mmengine logger, one optimizer step in a toolbox's scope."""
+import copy
 import logging
 import os
 import subprocess
@@ -7,6 +8,8 @@ import sys
 from contextlib import contextmanager
 
 from mmengine.logging import MMLogger
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import DefaultScope
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 
@@ -32,3 +35,14 @@ def quiet():
         yield
     finally:
         logger.setLevel(level)
+
+
+def optimizer_step(model, cfg, scope, inputs, samples):
+    """One step of ``cfg``'s optimizer through ``model.train_step`` (data preprocessor, loss, backward, update) in
+    the toolbox ``scope``; returns the log variables and the parameters before the step."""
+    with DefaultScope.overwrite_default_scope(scope):
+        optim_wrapper = build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
+        before = {name: p.detach().clone() for name, p in model.named_parameters()}
+        model.train()
+        log_vars = model.train_step(dict(inputs=inputs, data_samples=samples), optim_wrapper)
+    return log_vars, before

@@ -7,7 +7,7 @@ from typing import Tuple
 import cv2
 import numpy as np
 
-__all__ = ['background', 'check_int', 'contrasting_color', 'polygon', 'shape_mask', 'write_png']
+__all__ = ['background', 'check_int', 'check_sides', 'contrasting_color', 'polygon', 'shape_mask', 'write_png']
 
 
 def polygon(kind: str, cx: float, cy: float, r: float, angle: float) -> np.ndarray:
@@ -77,3 +77,10 @@ def check_int(name: str, value, low: int, high: float = math.inf, expected: str 
     """Raise ``ValueError`` naming ``name`` unless ``value`` is an integer in ``[low, high]``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
         raise ValueError(f'{name}: expected {expected or f"an integer >= {low}"}, got {value!r}')
+
+
+def check_sides(image_size: int, min_side: int, max_side: int) -> None:
+    """The shapes' side range: ``4 <= min_side <= max_side <= image_size``, each named in the error."""
+    check_int('min_side', min_side, 4, image_size, f'an integer in [4, image_size={image_size}]')
+    check_int('max_side', max_side, min_side, image_size,
+              f'an integer in [min_side={min_side}, image_size={image_size}]')

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from ..utils.fileio import write_folder_atomically
-from .drawing import background, check_int, contrasting_color, shape_mask, write_png
+from .drawing import background, check_int, check_sides, contrasting_color, shape_mask, write_png
 
 __all__ = ['CLASSES', 'IGNORE_INDEX', 'MARKER', 'PALETTE', 'make_synthetic_segmentation']
 
@@ -66,9 +66,7 @@ def make_synthetic_segmentation(out_dir: str, num_train: int = 16, num_val: int 
     check_int('num_val', num_val, 1)
     check_int('image_size', image_size, 16)
     check_int('max_objects', max_objects, 1)
-    check_int('min_side', min_side, 4, image_size, f'an integer in [4, image_size={image_size}]')
-    check_int('max_side', max_side, min_side, image_size,
-               f'an integer in [min_side={min_side}, image_size={image_size}]')
+    check_sides(image_size, min_side, max_side)
     check_int('seed', seed, 0)
 
     def write(root: str) -> dict:

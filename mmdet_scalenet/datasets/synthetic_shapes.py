@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from ..utils.fileio import write_folder_atomically
-from .drawing import background, check_int, contrasting_color, shape_mask
+from .drawing import background, check_int, check_sides, contrasting_color, shape_mask
 
 __all__ = ['CLASSES', 'MARKER', 'make_synthetic_shapes']
 
@@ -79,9 +79,7 @@ def make_synthetic_shapes(out_dir: str, num_train: int = 600, num_val: int = 100
     check_int('num_val', num_val, 1)
     check_int('max_objects', max_objects, 1)
     check_int('image_size', image_size, 4)
-    check_int('min_side', min_side, 4, image_size, f'an integer in [4, image_size={image_size}]')
-    check_int('max_side', max_side, min_side, image_size,
-               f'an integer in [min_side={min_side}, image_size={image_size}]')
+    check_sides(image_size, min_side, max_side)
 
     def write(root: str) -> dict:
         rng = np.random.default_rng(seed)

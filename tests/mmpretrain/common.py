@@ -5,10 +5,9 @@ import os
 
 import torch
 from mmengine.config import Config
-from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 
-from ..common import ROOT, quiet
+from ..common import ROOT, optimizer_step, quiet
 
 CONFIG_DIR = os.path.join(ROOT, 'configs', 'mmpretrain', 'scalenet')
 #: config name -> (depth, structure) of the ScaleNet classifiers.
@@ -55,9 +54,4 @@ def training_step(model, cfg, size=32, batch_size=2, seed=0):
     num_classes = cfg.model.head.num_classes
     inputs = [torch.randint(0, 256, (3, size, size), dtype=torch.uint8) for _ in range(batch_size)]
     samples = [DataSample().set_gt_label(int(torch.randint(num_classes, ()))) for _ in range(batch_size)]
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        optim_wrapper = build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
-        before = {name: p.detach().clone() for name, p in model.named_parameters()}
-        model.train()
-        log_vars = model.train_step(dict(inputs=inputs, data_samples=samples), optim_wrapper)
-    return log_vars, before
+    return optimizer_step(model, cfg, 'mmpretrain', inputs, samples)

@@ -6,10 +6,9 @@ import os
 import torch
 from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
-from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 
-from ..common import ROOT, quiet
+from ..common import ROOT, optimizer_step, quiet
 
 CONFIG_DIR = os.path.join(ROOT, 'configs', 'mmseg')
 #: The project's configs and the mmseg config each one changes only the backbone of.
@@ -64,9 +63,4 @@ def training_step(model, cfg, size=32, batch_size=2, seed=0):
         labels[:, :2] = 255
         sample.gt_sem_seg = PixelData(data=labels)
         samples.append(sample)
-    with DefaultScope.overwrite_default_scope('mmseg'):
-        optim_wrapper = build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
-        before = {name: p.detach().clone() for name, p in model.named_parameters()}
-        model.train()
-        log_vars = model.train_step(dict(inputs=inputs, data_samples=samples), optim_wrapper)
-    return log_vars, before
+    return optimizer_step(model, cfg, 'mmseg', inputs, samples)
