@@ -91,7 +91,8 @@ def main():
     metrics = evaluate(CONFIG, args.work_dir, args.data_root, options, extra=['--out', predictions])
     plain_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    fused = evaluate(CONFIG, args.work_dir, args.data_root, options, extra=['--fuse'], test_dir='test_fused')
+    fused = evaluate(CONFIG, args.work_dir, args.data_root, options, test_dir='test_fused',
+                     extra=['--fuse', '--out', os.path.join(args.work_dir, 'test_fused', 'predictions.pkl')])
     fused_seconds = time.perf_counter() - started
     show_dir = os.path.join(args.work_dir, 'detections')
     draw(predictions, show_dir)
