@@ -48,6 +48,7 @@ def test_detector_benchmark_smoke(capsys, load_tool):
     ratio(text, 'ratio ScaleNet fast path / ResNet fused')
     ratio(text, 'ratio ScaleNet / ResNet, training step')
     assert re.search(r'ratio ScaleNet / ResNet, peak memory: \d+\.\d+', text)
+    assert 'ResNet fast-cl' not in text  # mmcv's CPU roi_align misreads channels-last features
 
 
 @pytest.mark.parametrize('argv, message', [
@@ -108,11 +109,11 @@ def test_detectors_run_identical_work_apart_from_the_backbone():
     shapes = {}
     for name, model in models.items():
         plain = inference_variant(name, model, 'plain', detector=True)
-        fast = inference_variant(name, model, 'fast-cl', detector=True)
+        fast = inference_variant(name, model, 'fast', detector=True)
         with torch.no_grad():
             feats = inference(plain, True, x, rois)()
             cls_score, _ = plain.roi_head._bbox_forward(feats, rois)['cls_score'], None
-            fast_feats = inference(fast, True, x.contiguous(memory_format=torch.channels_last), rois)()
+            fast_feats = inference(fast, True, x, rois)()
         shapes[name] = ([tuple(f.shape) for f in feats], tuple(cls_score.shape))
         for a, e in zip(fast_feats, feats):  # the fast path is the same function
             torch.testing.assert_close(a, e, rtol=1e-3, atol=1e-3)

@@ -7,7 +7,8 @@ Inference variants (``eval()``, no grad):
 * ``fast``: the deployment path of each: ``ScaleNet.fuse()`` (BatchNorms folded, fused oneDNN convs, channels-last;
   in a detector :func:`~mmdet_scalenet.deploy.fuse_model`, as ``tools/test.py --fuse``) and, for ResNet and a
   detector's other modules, mmcv's ``fuse_conv_bn``;
-* ``fast-cl``: ResNet fused *and* channels-last, the same generic optimisations as ScaleNet's fast path.
+* ``fast-cl``: ResNet fused *and* channels-last, the same generic optimisations as ScaleNet's fast path (backbones
+  only: in a detector, mmcv 2.1's CPU ``roi_align`` reads channels-last features as NCHW, wrong values).
 
 A detector's inference runs identical work in both: backbone and neck, the dense heads' forward, and the RoI head
 on a fixed set of proposals, without any score threshold or NMS. With random weights the two detectors would keep
