@@ -33,7 +33,8 @@ __all__ = ['CONFIG', 'REGIMES', 'VARIANTS', 'RunResult', 'StudyResult', 'StudySe
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 #: The classifier config every run starts from.
-CONFIG = os.path.join(ROOT, 'configs', 'allocation', 'scalenet50-seed_1xb64-adamw-3e_synthetic-scales.py')
+CONFIG = os.path.join(ROOT, 'configs', 'mmpretrain', 'allocation_study',
+                      'scalenet50-seed_1xb64-adamw-3e_synthetic-scales.py')
 #: The regimes: the side of every shape as a fraction of the image side.
 REGIMES = {'small': (0.2, 0.35), 'large': (0.6, 0.95)}
 #: The networks retrained on each regime, in report order.
