@@ -29,7 +29,10 @@ from ..structure import Structure, load_structure, save_structure
 from ..utils.checkpoint import read_state_dict
 from ..utils.fileio import write_atomically
 
-__all__ = ['CONFIG', 'REGIMES', 'VARIANTS', 'RunResult', 'StudyResult', 'StudySettings', 'run_study', 'write_report']
+__all__ = [
+    'CONFIG', 'REGIMES', 'VARIANTS', 'RunResult', 'StudyResult', 'StudySettings', 'result_to_json', 'run_study',
+    'save_result', 'write_report'
+]
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 #: The classifier config every run starts from.
@@ -418,6 +421,11 @@ def write_report(result: StudyResult, path: str, images_dir: str) -> None:
 def _write_text(text: str, path: str) -> None:
     with open(path, 'w') as f:
         f.write(text)
+
+
+def save_result(result: StudyResult, path: str) -> None:
+    """Write :func:`result_to_json` of ``result`` to ``path`` (atomically)."""
+    write_atomically(path, lambda tmp: _dump(result_to_json(result), tmp), overwrite=True, suffix='.json')
 
 
 def result_to_json(result: StudyResult) -> dict:
