@@ -1,5 +1,5 @@
 """The demo: synthetic data -> train ScaleNet Faster R-CNN (tools/train.py) -> COCO evaluation and drawn detections
-(tools/test.py, then again with --fuse). No downloads; about 13 minutes on a 2-core CPU."""
+(tools/test.py, then again with --fuse). No downloads; about 12 minutes on a 2-core CPU."""
 import argparse
 import glob
 import json
