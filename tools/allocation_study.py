@@ -15,16 +15,9 @@ import sys
 
 import torch
 
-from mmdet_scalenet.engine.argtypes import int_at_least
+from mmdet_scalenet.engine.argtypes import int_at_least, non_negative_float
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
-
-
-def non_negative(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f'expected a number >= 0, got {text}')
-    return value
 
 
 def main(argv=None):
@@ -46,9 +39,9 @@ def main(argv=None):
     parser.add_argument('--seed-epochs', type=int_at_least(1), default=defaults.seed_epochs)
     parser.add_argument('--epochs', type=int_at_least(1), default=defaults.epochs, help='epochs of each retraining')
     parser.add_argument('--batch-size', type=int_at_least(1), default=defaults.batch_size)
-    parser.add_argument('--sparsity', type=non_negative, default=defaults.sparsity,
+    parser.add_argument('--sparsity', type=non_negative_float, default=defaults.sparsity,
                         help='L1 weight on the seed networks\' branch gammas')
-    parser.add_argument('--gamma-lr-mult', type=non_negative, default=defaults.gamma_lr_mult,
+    parser.add_argument('--gamma-lr-mult', type=non_negative_float, default=defaults.gamma_lr_mult,
                         help='learning-rate multiplier of the seed networks\' branch norms')
     parser.add_argument('--threads', type=int_at_least(1), default=None, help='torch threads (default: torch\'s)')
     args = parser.parse_args(argv)

@@ -2,7 +2,7 @@
 import argparse
 from typing import Callable, Tuple
 
-__all__ = ['int_at_least', 'parse_size']
+__all__ = ['int_at_least', 'non_negative_float', 'parse_size']
 
 
 def int_at_least(minimum: int) -> Callable[[str], int]:
@@ -18,6 +18,17 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def non_negative_float(text: str) -> float:
+    """An ``argparse`` type: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a number, got {text!r}') from None
+    if not 0 <= value < float('inf'):
+        raise argparse.ArgumentTypeError(f'expected a number >= 0, got {text}')
+    return value
 
 
 def parse_size(text: str) -> Tuple[int, int]:

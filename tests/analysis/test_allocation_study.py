@@ -110,3 +110,6 @@ def test_the_tool_redraws_the_report_from_the_cache(study, tmp_path, load_tool, 
     with pytest.raises(SystemExit):
         tool.main(argv[:-2] + ['--seeds', '0', '0'])
     assert 'each seed once' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        tool.main(argv + ['--sparsity', '-1'])
+    assert 'argument --sparsity: expected a number >= 0, got -1' in capsys.readouterr().err

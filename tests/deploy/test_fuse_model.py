@@ -62,6 +62,11 @@ def test_a_backbone_the_fast_path_cannot_run_is_named(randomised):
         fuse_model(model)
 
 
+def test_a_scalenet_itself_is_sent_to_its_own_fuse(randomised):
+    with pytest.raises(TypeError, match=r'got a ScaleNet itself; use backbone.fuse\(\)'):
+        fuse_model(_detector(FPN, randomised).backbone)
+
+
 def test_the_hook_fuses_the_runners_model(randomised):
     from types import SimpleNamespace
 

@@ -3,7 +3,7 @@ import argparse
 
 import pytest
 
-from mmdet_scalenet.engine.argtypes import int_at_least, parse_size
+from mmdet_scalenet.engine.argtypes import int_at_least, non_negative_float, parse_size
 
 
 def test_parse_size():
@@ -20,3 +20,14 @@ def test_int_at_least():
         int_at_least(1)('0')
     with pytest.raises(argparse.ArgumentTypeError, match=r"expected an integer, got 'two'"):
         int_at_least(1)('two')
+
+
+def test_non_negative_float():
+    assert non_negative_float('0') == 0.0 and non_negative_float('0.5') == 0.5
+    with pytest.raises(argparse.ArgumentTypeError, match=r'expected a number >= 0, got -0.1'):
+        non_negative_float('-0.1')
+    for text in ('nan', 'inf'):
+        with pytest.raises(argparse.ArgumentTypeError, match=rf'expected a number >= 0, got {text}'):
+            non_negative_float(text)
+    with pytest.raises(argparse.ArgumentTypeError, match=r"expected a number, got 'strong'"):
+        non_negative_float('strong')
