@@ -1,3 +1,4 @@
+import hashlib
 import json
 import os
 import subprocess
@@ -9,9 +10,11 @@ from mmdet_scalenet import ScaleNet
 from mmdet_scalenet.geometry import STAGE_BLOCKS, STAGE_PLANES, STAGE_SIDES
 from mmdet_scalenet.structure import (
     BUILTIN_STRUCTURES,
+    MAX_FILE_BYTES,
     Structure,
     StructureError,
     load_structure,
+    max_branch_channels,
     save_structure,
     seed_structure,
     structure_from_rows,
@@ -26,6 +29,26 @@ KEPT_PER_BLOCK = {
     'scalenet101': (101, [86, 171, 341, 682]),
     'scalenet152': (152, [90, 179, 358, 715]),
 }
+
+
+# sha256 of each built-in structure's rows in a canonical form (rows_digest), computed once from the authors'
+# released files (../shared/structures/*.json). Those files carry no licence, so they are not copied here: these
+# digests pin the tables users get in CI, and test_stored_digests_are_those_of_the_authors_files checks the
+# digests themselves where the files are present.
+AUTHORS_DIGESTS = {
+    'scalenet50': 'c4470797665cad99a5f16620069115646cce98f3cebcd9fb36036ac31ff8a499',
+    'scalenet50_light': '5e93ea6c9a86d518fbcd6a908418572bf28d005d61d507045852eab9f3f2e79c',
+    'scalenet101': '7df0944427aab110cea640dddd9ee98d81cecd82c9a77ea58aa735cfc1339a7f',
+    'scalenet152': '815f447fcef192b30832d2dd8877e055a4cc14a1e9d669b10a78ba2eb0c3ea6d',
+}
+
+
+def rows_digest(depth, scale_factors, blocks):
+    """sha256 of ``{"blocks": [[c1, c2, c4, c7], ...], "depth": d, "scale_factors": [...]}`` as compact JSON with
+    sorted keys: every branch width of every block, in network order."""
+    canonical = json.dumps({'blocks': [list(b) for b in blocks], 'depth': depth, 'scale_factors': list(scale_factors)},
+                           sort_keys=True, separators=(',', ':'))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def shared_file(name):
@@ -61,6 +84,25 @@ def test_builtin_structures_equal_the_authors_files(name):
     with open(shared_file(name)) as f:
         assert load_structure(name).to_rows() == json.load(f)
     assert authors.blocks == load_structure(name).blocks
+
+
+def test_every_builtin_structure_has_a_digest():
+    assert sorted(AUTHORS_DIGESTS) == sorted(BUILTIN_STRUCTURES)
+
+
+@pytest.mark.parametrize('name', sorted(BUILTIN_STRUCTURES))
+def test_builtin_structures_match_the_digest_of_the_authors_files(name):
+    structure = load_structure(name)
+    assert rows_digest(structure.depth, structure.scale_factors, structure.blocks) == AUTHORS_DIGESTS[name]
+
+
+@pytest.mark.parametrize('name', sorted(BUILTIN_STRUCTURES))
+def test_stored_digests_are_those_of_the_authors_files(name):
+    # Read with json alone, not the package's loader, so that the digest does not depend on the code it checks.
+    with open(shared_file(name)) as f:
+        rows = json.load(f)
+    depth = {sum(blocks): depth for depth, blocks in STAGE_BLOCKS.items()}[len(rows)]
+    assert rows_digest(depth, [1, 2, 4, 7], [row[:4] for row in rows]) == AUTHORS_DIGESTS[name]
 
 
 def test_structure_module_imports_no_torch(tmp_path):
@@ -203,6 +245,143 @@ def test_structure_object_validates_itself():
 def test_structure_from_rows_without_a_file():
     structure = structure_from_rows(rows_of('scalenet152'), name='x')
     assert structure.depth == 152 and structure.name == 'x'
+
+
+# The strict schema: unknown keys, types, bounds, encoding and nesting, each refused with file, row and field.
+
+
+def schema_of(name='scalenet50'):
+    return load_structure(name).to_dict()
+
+
+def test_unknown_keys_are_refused_with_a_suggestion(tmp_path):
+    data = schema_of()
+    data['nmae'] = data.pop('name')
+    with pytest.raises(StructureError, match=r'typo\.json: field "nmae": unknown key \(did you mean "name"\? '
+                                             r'expected one of format, version, name, depth, scale_factors, stages\)'):
+        load_structure(write(tmp_path, data, 'typo.json'))
+    data = schema_of()
+    data['stages'][2]['sides'] = 14
+    with pytest.raises(StructureError, match=r'stage\.json: stage 3, field "sides": unknown key \(did you mean "side"'):
+        load_structure(write(tmp_path, data, 'stage.json'))
+
+
+@pytest.mark.parametrize('field,value,message', [
+    ('depth', 50.0, r'field "depth": expected one of \[50, 101, 152\], got 50\.0'),
+    ('depth', True, r'field "depth": expected one of \[50, 101, 152\], got True'),
+    ('name', {'a': 1}, r'field "name": expected a non-empty string, got \{\'a\': 1\} \(an object\)'),
+    ('name', '', r'field "name": expected a non-empty string'),
+    ('version', 1.0, r'field "version": expected 1, got 1\.0'),
+    ('version', True, r'field "version": expected 1, got True'),
+    ('format', ['mmdet-scalenet/structure'], r'field "format": expected \'mmdet-scalenet/structure\''),
+    ('scale_factors', [1, 2, 4.0, 7], r'field "scale_factors": expected 1 to 8 distinct positive integers'),
+    ('scale_factors', [1, 2, 4, 57], r'field "scale_factors".*each at most 56, got \[1, 2, 4, 57\]'),
+    ('scale_factors', list(range(1, 10)), r'field "scale_factors": expected 1 to 8'),
+    ('scale_factors', [], r'field "scale_factors": expected 1 to 8'),
+])
+def test_schema_fields_are_type_checked(tmp_path, field, value, message):
+    data = schema_of()
+    data[field] = value
+    with pytest.raises(StructureError, match=r'types\.json: ' + message):
+        load_structure(write(tmp_path, data, 'types.json'))
+
+
+@pytest.mark.parametrize('value', [56.0, True, '56'])
+def test_sides_must_be_integers_in_both_layouts(tmp_path, value):
+    data = schema_of()
+    data['stages'][0]['side'] = value
+    with pytest.raises(StructureError, match=r'stage 1, field "side": stage 1 has side 56 at 224x224, got '):
+        load_structure(write(tmp_path, data, 'schema.json'))
+    rows = rows_of('scalenet50')
+    rows[2][4] = value
+    with pytest.raises(StructureError, match=r'rows\.json: row 2, field "side": stage 1 has side 56'):
+        load_structure(write(tmp_path, rows, 'rows.json'))
+
+
+@pytest.mark.parametrize('stage,row', [(0, 1), (3, 15)])
+def test_channel_counts_are_bounded_by_the_blocks_output_width(tmp_path, stage, row):
+    bound = max_branch_channels(stage)
+    assert bound == 4 * (64, 128, 256, 512)[stage]
+    rows = rows_of('scalenet50')
+    rows[row][1] = bound
+    assert load_structure(write(tmp_path, rows, 'edge.json')).blocks[row][1] == bound
+    for count in (bound + 1, 10**12):
+        rows[row][1] = count
+        message = (rf'big\.json: row {row}, field "channels at factor 2": expected at most {bound} '
+                   rf'\(4 x the {bound // 4} planes of stage {stage + 1}, the block\'s output width\), got {count}')
+        with pytest.raises(StructureError, match=message):
+            load_structure(write(tmp_path, rows, 'big.json'))
+
+
+def test_a_structure_object_checks_its_types():
+    blocks = load_structure('scalenet50').blocks
+    with pytest.raises(StructureError, match=r'field "depth": expected one of \[50, 101, 152\], got 50\.0'):
+        Structure(depth=50.0, blocks=blocks)
+    with pytest.raises(StructureError, match=r'field "name": expected a non-empty string, got None \(null\)'):
+        Structure(depth=50, blocks=blocks, name=None)
+    with pytest.raises(StructureError, match=r'field "blocks": expected a list of rows, got an integer'):
+        Structure(depth=50, blocks=7)
+    with pytest.raises(StructureError, match=r'field "scale_factors": expected 1 to 8'):
+        Structure(depth=50, blocks=blocks, scale_factors=4)
+    with pytest.raises(StructureError, match=r'row 3, field "channels at factor 1": expected at most 512'):
+        Structure(depth=50, blocks=blocks[:3] + ((10**12, 0, 0, 0), ) + blocks[4:])
+
+
+def test_non_utf8_file_is_named(tmp_path):
+    path = tmp_path / 'latin1.json'
+    path.write_bytes('{"name": "caf\u00e9"}'.encode('latin-1'))
+    with pytest.raises(StructureError, match=r'latin1\.json: byte 13: not UTF-8 text \(byte 0xe9\)'):
+        load_structure(str(path))
+
+
+def test_a_byte_order_mark_is_not_content(tmp_path):
+    path = tmp_path / 'bom.json'
+    path.write_bytes(b'\xef\xbb\xbf' + json.dumps(rows_of('scalenet50')).encode())
+    assert load_structure(str(path)).blocks == load_structure('scalenet50').blocks
+
+
+@pytest.mark.parametrize('text,position', [('[' * 100000, 'line 1, column 6'),
+                                           ('{"stages": [{"blocks": [[[1]]]}]}', 'line 1, column 26'),
+                                           ('[\n [[[[[1]]]]]]', 'line 2, column 6')])
+def test_deep_nesting_is_refused_before_parsing(tmp_path, text, position):
+    with pytest.raises(StructureError, match=rf'deep\.json: {position}: lists and objects nested deeper than 5'):
+        load_structure(write(tmp_path, text, 'deep.json'))
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(tmp_path):
+    data = schema_of()
+    data['name'] = '[[[[[[{{{{{{ \\" ]]]'
+    assert load_structure(write(tmp_path, data, 'brackets.json')).name == data['name']
+
+
+@pytest.mark.parametrize('text,message', [
+    ('{"depth": 50, "depth": 101}', r'field "depth": appears twice in one object'),
+    ('[[1, 2, 3, NaN, 56]]', r'not valid JSON: NaN is not a JSON number'),
+    ('[[1, 2, 3, -Infinity, 56]]', r'not valid JSON: -Infinity is not a JSON number'),
+    ('[[1, 2, 3, ' + '9' * 5000 + ', 56]]', r'not valid JSON for a structure: an integer of more than 4300 digits'),
+    ('', r'not valid JSON: line 1, column 1'),
+])
+def test_what_python_json_accepts_but_json_does_not_is_refused(tmp_path, text, message):
+    with pytest.raises(StructureError, match=r'strict\.json: ' + message):
+        load_structure(write(tmp_path, text, 'strict.json'))
+
+
+def test_oversized_files_and_folders_are_refused(tmp_path):
+    path = write(tmp_path, ' ' * MAX_FILE_BYTES + '[]', 'huge.json')
+    with pytest.raises(StructureError, match=rf'huge\.json: size: over {MAX_FILE_BYTES} bytes'):
+        load_structure(path)
+    os.mkdir(tmp_path / 'folder.json')
+    with pytest.raises(IsADirectoryError, match=r'folder\.json: is a directory'):
+        load_structure(str(tmp_path / 'folder.json'))
+
+
+def test_long_values_are_cut_in_messages(tmp_path):
+    rows = rows_of('scalenet50')
+    rows[0][0] = list(range(10000))
+    path = write(tmp_path, rows, 'long.json')
+    with pytest.raises(StructureError, match=r'got \[0, 1, 2, .* \.\.\.$') as error:
+        load_structure(path)
+    assert len(str(error.value)) - len(path) < 150
 
 
 # Seed structures (the allocation's step 1): planes neurons at every scale, any depth, configurable scales.

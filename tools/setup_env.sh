@@ -85,13 +85,14 @@ else
 fi
 
 step "installing mmcv $MMCV_VERSION, mmengine $MMENGINE_VERSION, mmdet $MMDET_VERSION, mmpretrain $MMPRETRAIN_VERSION, \
-mmsegmentation $MMSEG_VERSION, pycocotools, onnx, pytest, ruff, pre-commit"
+mmsegmentation $MMSEG_VERSION, pycocotools, onnx, pytest, hypothesis, ruff, pre-commit"
 # onnx/onnxscript/onnxruntime: tools/export_onnx.py and its round-trip test. ftfy and regex: mmseg imports them
-# without declaring them. ruff and pre-commit: the lint step of the test command (.pre-commit-config.yaml).
+# without declaring them. hypothesis: the property-based tests of the structure loader. ruff and pre-commit: the
+# lint step of the test command (.pre-commit-config.yaml).
 "${PIP[@]}" install "$WHEEL" "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION" "$SETUPTOOLS" \
   "mmengine==$MMENGINE_VERSION" "mmdet==$MMDET_VERSION" "mmpretrain==$MMPRETRAIN_VERSION" \
   "mmsegmentation==$MMSEG_VERSION" ftfy==6.3.1 regex==2026.11.15 pycocotools \
-  onnx==1.23.2 onnxscript==0.7.2 onnxruntime==1.31.1 pytest ruff==0.17.6 pre-commit==4.7.0
+  onnx==1.23.2 onnxscript==0.7.2 onnxruntime==1.31.1 pytest hypothesis==6.170.17 ruff==0.17.6 pre-commit==4.7.0
 
 step "installing mmdet_scalenet (editable)"
 "${PIP[@]}" install --no-deps --no-build-isolation -e "$ROOT"

@@ -9,8 +9,8 @@ CVPR 2019, Sec. 3.2, Algorithm 1), as pure functions:
    files' pattern) keeps the best neurons under a budget, scored ``p = |gamma| / cost ** b``;
 4. :func:`save_allocation` writes the structure (and optionally :func:`export_kept_weights`), to retrain.
 
-Costs come from :mod:`mmdet_scalenet.geometry`. ``tools/allocate_neurons.py`` runs these from the command line;
-``tools/plot_structure.py`` draws structures (:mod:`mmdet_scalenet.analysis.plot`).
+Costs come from :mod:`mmdet_scalenet.costs`. ``tools/allocate_neurons.py`` runs these from the command line;
+``tools/plot_structure.py`` draws structures (:mod:`scalenet_lab.plot`).
 """
 from ..structure import seed_structure
 from .errors import AllocationError

@@ -7,7 +7,7 @@ Every output neuron ``n`` of an SA block (one output channel of one branch conv)
 where ``V_n = |gamma_n|`` is the scale of the BatchNorm that follows the branch (after its upsample): the
 *BN-scale importance* of Network Slimming (Liu et al., "Learning Efficient Convolutional Networks through Network
 Slimming", ICCV 2017); ``O_n`` is the neuron's cost, the multiply-accumulates of its output channel at the block's
-224x224 ``side`` (:func:`~mmdet_scalenet.geometry.neuron_macs`); ``b = 0`` in the paper, so the ranking is by
+224x224 ``side`` (:func:`~mmdet_scalenet.costs.neuron_macs`); ``b = 0`` in the paper, so the ranking is by
 ``|gamma|`` alone, and ``b > 0`` favours cheap (coarse-scale) neurons.
 
 The gammas are read from a state dict in any of three layouts: a backbone's (``layer1.0.bn2.0.weight``), the
@@ -21,7 +21,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Optional, Sequence, Tuple
 
-from ..geometry import SCALE_FACTORS, STAGE_BLOCKS, block_specs, branch_kernel_size, neuron_macs
+from ..costs import neuron_macs
+from ..geometry import SCALE_FACTORS, STAGE_BLOCKS, block_specs, branch_kernel_size
 from ..structure import Structure
 from ..utils.checkpoint import read_state_dict
 from .errors import AllocationError
@@ -210,7 +211,7 @@ def load_seed_gammas(path: str,
 
 def neuron_scores(gammas: SeedGammas, b: float = 0.0) -> Tuple[Tuple[Tuple[float, ...], ...], ...]:
     """``p = |gamma| / O ** b`` of every neuron (``scores[block][branch][channel]``), ``O`` from
-    :func:`~mmdet_scalenet.geometry.neuron_macs`. ``b = 0`` (the paper's choice) ranks by ``|gamma|`` alone."""
+    :func:`~mmdet_scalenet.costs.neuron_macs`. ``b = 0`` (the paper's choice) ranks by ``|gamma|`` alone."""
     if isinstance(b, bool) or not (isinstance(b, (int, float)) and math.isfinite(b) and b >= 0):
         raise AllocationError(f'b: expected a finite number >= 0, got {b!r}')
     scores = []

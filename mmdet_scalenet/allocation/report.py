@@ -1,7 +1,8 @@
 """Text summaries of structures and allocations: neurons per scale and GMACs per stage, against ResNet."""
 from typing import List
 
-from ..geometry import STAGE_SIDES, block_specs, resnet_macs_by_part, structure_macs_by_part
+from ..costs import resnet_macs_by_part, structure_macs_by_part
+from ..geometry import STAGE_SIDES, block_specs
 from ..structure import Structure
 from .select import Allocation
 

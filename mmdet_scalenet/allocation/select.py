@@ -12,7 +12,7 @@ budgets decide how many:
 ``network-flops`` (the pattern of the authors' released structure files)
     Every block keeps its top ``k = round(m * planes)`` neurons (half rounds up; at least 1, at most the block's
     neurons), with one width multiplier ``m`` for the whole network: the largest ``m`` whose network
-    multiply-accumulates at 224x224 (:func:`~mmdet_scalenet.geometry.structure_macs`) do not exceed the target.
+    multiply-accumulates at 224x224 (:func:`~mmdet_scalenet.costs.structure_macs`) do not exceed the target.
     All blocks of a stage then keep the same number of neurons, as in the released files.
 
 Ranking is deterministic: by descending score, ties to the lower branch index, then to the lower channel index.
@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import List, Optional, Sequence, Tuple
 
-from ..geometry import SCALE_FACTORS, block_specs, branch_macs, neuron_macs, resnet_conv_macs, structure_macs
+from ..costs import branch_macs, neuron_macs, resnet_conv_macs, structure_macs
+from ..geometry import SCALE_FACTORS, block_specs
 from ..structure import Structure, seed_structure
 from .errors import AllocationError
 from .importance import SeedGammas, neuron_scores

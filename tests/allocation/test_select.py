@@ -16,8 +16,9 @@ from mmdet_scalenet.allocation import (
     select_block_flops,
     select_network_flops,
 )
-from mmdet_scalenet.analysis import classifier_complexity
-from mmdet_scalenet.geometry import STAGE_BLOCKS, STAGE_PLANES, STAGE_SIDES, structure_macs
+from mmdet_scalenet.costs import structure_macs
+from mmdet_scalenet.geometry import STAGE_BLOCKS, STAGE_PLANES, STAGE_SIDES
+from scalenet_lab import classifier_complexity
 
 FACTORS = (1, 2, 4, 7)
 
