@@ -1,6 +1,6 @@
 """An exact inference fast path for ScaleNet: every BatchNorm folded into the conv before it, and more.
 
-``model.fuse()`` (or ``fuse_scalenet(model)``) returns a new, inference-only :class:`FusedScaleNet` whose outputs
+``fuse_scalenet(model)`` returns a new, inference-only :class:`FusedScaleNet` whose outputs
 equal the eval-mode model's up to float rounding (tested to 1e-4 relative); the model itself is left untouched and
 trains as before. For a whole detector (or classifier, segmentor) after loading its weights:
 :func:`~mmdet_scalenet.deploy.fuse_model.fuse_model` (what ``tools/test.py --fuse`` runs).
@@ -15,7 +15,9 @@ What the fast path changes, and why each step is exact:
   inside the convolution (:class:`FusedConv2d`, oneDNN post-ops on CPU), so no separate pass reads and writes the
   output again. ``relu(nearest(y)) == nearest(relu(y))`` (nearest copies values), so a branch upsampled by nearest
   is rectified inside its conv at low resolution; bilinear mixes signs, so those branches are rectified after the
-  upsample, as in the model.
+  upsample, as in the model (the rules are the model's own, :mod:`mmdet_scalenet.models.scale_aggregation`).
+  oneDNN's fused ReLU maps NaN to 0: an input with NaN or inf runs the plain kernels, so non-finite values
+  propagate exactly as in the eval-mode model.
 * **Weights reordered once per input shape.** On CPU each conv keeps its weight in the oneDNN layout chosen for
   the latest input shape instead of reordering it on every call (the largest saving on small maps: stages 3 and 4
   at 224x224); a new input shape reorders it again.
@@ -32,9 +34,12 @@ or with a conv type other than ``nn.Conv2d`` is refused with a ``ValueError``, a
 convs (``dcn``) or ``plugins``, naming the argument. Strides and dilations are supported.
 
 Under ``torch.export`` (and so ``torch.onnx.export(..., dynamo=True)``) the convs run as plain ``F.conv2d`` and the
-nearest-or-bilinear choice, which depends on the runtime sizes, is computed in the graph, so one exported graph
-serves every input size; see :mod:`mmdet_scalenet.deploy.onnx` and ``tools/export_onnx.py``.
+nearest-or-bilinear choice, which depends on the runtime sizes, is computed in the graph
+(:func:`~mmdet_scalenet.models.scale_aggregation.upsample_to`), so one exported graph serves every input size; see
+:mod:`mmdet_scalenet.deploy.onnx` and ``tools/export_onnx.py``.
 """
+import contextlib
+import contextvars
 import copy
 import functools
 from typing import Dict, Optional, Sequence, Tuple
@@ -44,7 +49,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..models.scale_aggregation import SABottleneck, downsample_by, nearest_fits, pool_branches
+from ..models.bottleneck import BottleneckFlow, SABottleneck
+from ..models.scale_aggregation import repeats_values, upsample_to
+from ..models.scalenet import BackboneFlow, ScaleNet
 
 __all__ = ['FusedConv2d', 'FusedSABottleneck', 'FusedScaleNet', 'fold_conv_bn', 'fuse_scalenet']
 
@@ -106,6 +113,27 @@ def _onednn_available() -> bool:
     return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, '_convolution_pointwise')
 
 
+_PLAIN_KERNELS = contextvars.ContextVar('plain_kernels', default=False)
+
+
+@contextlib.contextmanager
+def plain_kernels():
+    """Within this context :class:`FusedConv2d` runs ``F.conv2d``, ``+``, ``torch.relu``: the model's kernels."""
+    token = _PLAIN_KERNELS.set(True)
+    try:
+        yield
+    finally:
+        _PLAIN_KERNELS.reset(token)
+
+
+def _uses_onednn(x: torch.Tensor) -> bool:
+    """Whether :class:`FusedConv2d` runs oneDNN's fused kernels on ``x``: CPU float32 inference, not traced."""
+    return (x.device.type == 'cpu' and x.dtype == torch.float32 and not x.requires_grad
+            and not torch.is_grad_enabled() and _onednn_available() and not _PLAIN_KERNELS.get()
+            and not torch.compiler.is_compiling() and not torch.compiler.is_exporting()
+            and not torch.jit.is_tracing() and not torch.jit.is_scripting())
+
+
 class FusedConv2d(nn.Conv2d):
     """A BN-folded conv (with bias) that applies an optional residual add and ReLU as part of the convolution.
 
@@ -135,10 +163,7 @@ class FusedConv2d(nn.Conv2d):
         return super()._apply(fn, recurse)
 
     def _use_onednn(self, x: torch.Tensor) -> bool:
-        return (x.device.type == 'cpu' and x.dtype == torch.float32 and self.weight.dtype == torch.float32
-                and not x.requires_grad and not torch.is_grad_enabled() and _onednn_available()
-                and not torch.compiler.is_compiling() and not torch.compiler.is_exporting()
-                and not torch.jit.is_tracing() and not torch.jit.is_scripting())
+        return self.weight.dtype == torch.float32 and _uses_onednn(x)
 
     def _packed_weight(self, x: torch.Tensor) -> torch.Tensor:
         # oneDNN picks the weight layout for the input's shape: one packed for 224x224 runs 1.5x slower at
@@ -175,26 +200,7 @@ class FusedConv2d(nn.Conv2d):
         return F.relu(y) if relu else y
 
 
-def _branch(conv: FusedConv2d, x: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
-    """``relu(upsample_to(conv(x), size))``; the ReLU runs inside the conv where the upsample is the identity or
-    nearest (``relu`` commutes with both), after a bilinear upsample otherwise."""
-    low = (x.shape[-2], x.shape[-1])  # stride 1, 'same' padding: the conv keeps the size
-    if torch.compiler.is_exporting():
-        # One graph for every input size: both upsamplings are computed and the model's rule picks one at run
-        # time (``torch.cond`` would run only one, but torch.export cannot yet merge its branches' symbolic strides).
-        y = conv(x, relu=False)
-        nearest = F.interpolate(F.relu(y), size=size, mode='nearest')
-        bilinear = F.relu(F.interpolate(y, size=size, mode='bilinear', align_corners=False))
-        remainder = torch.scalar_tensor(size[0] % low[0]) + torch.scalar_tensor(size[1] % low[1])
-        return torch.where(remainder == 0, nearest, bilinear)
-    if low == tuple(size):
-        return conv(x, relu=True)
-    if nearest_fits(size, low):
-        return F.interpolate(conv(x, relu=True), size=size, mode='nearest')
-    return F.relu_(F.interpolate(conv(x, relu=False), size=size, mode='bilinear', align_corners=False))
-
-
-class FusedSABottleneck(nn.Module):
+class FusedSABottleneck(BottleneckFlow, nn.Module):
     """Inference-only :class:`SABottleneck` with every norm folded (see the module docstring).
 
     Args:
@@ -206,7 +212,7 @@ class FusedSABottleneck(nn.Module):
         super().__init__()
         self.stride = block.stride
         self.planes = block.conv1.out_channels
-        self.factors: Dict[str, int] = {key: block.scale_factors[int(key)] for key in block.conv2}
+        self.factors: Dict[str, int] = dict(block.factors)
         conv1 = fold_conv_bn(block.conv1, block.norm1, 'conv1')
         shortcut = None
         if block.downsample is not None:
@@ -225,24 +231,25 @@ class FusedSABottleneck(nn.Module):
                                     for key, conv in block.conv2.items()})
         self.conv3 = FusedConv2d(fold_conv_bn(block.conv3, block.norm3, 'conv3'), relu=True)
 
-    def scale_aggregation(self, x: torch.Tensor) -> torch.Tensor:
-        """``relu(cat(branches))`` of the model, with the branch norms folded into the branch convs."""
-        size = (x.shape[-2], x.shape[-1])
-        pooled = pool_branches(x, list(self.factors.values()))
-        outs = [_branch(conv, pooled[self.factors[key]], size) for key, conv in self.conv2.items()]
-        return outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.stride == 2:
-            x = downsample_by(x, 2)
+    def reduce(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         if self.merged:
             both = self.conv1(x)
-            out = F.relu(both[:, :self.planes])
-            identity = both[:, self.planes:]
-        else:
-            out = self.conv1(x)
-            identity = x if self.downsample is None else self.downsample(x)
-        return self.conv3(self.scale_aggregation(out), residual=identity)  # relu(conv3(.) + identity)
+            return F.relu(both[:, :self.planes]), both[:, self.planes:]
+        return self.conv1(x), x if self.downsample is None else self.downsample(x)
+
+    def branch(self, key: str, low: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+        """The model's branch with its norm folded into the conv; the ReLU runs inside the conv where the model's
+        upsampling repeats values (ReLU commutes with it), after the upsampling otherwise."""
+        conv = self.conv2[key]
+        if repeats_values(size, (low.shape[-2], low.shape[-1])):  # stride 1, 'same' padding: the conv keeps the size
+            return upsample_to(conv(low, relu=True), size)
+        return F.relu(upsample_to(conv(low, relu=False), size))
+
+    def expand(self, out: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
+        return self.conv3(out, residual=identity)  # relu(conv3(out) + identity), in one kernel on CPU
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.flow(x)
 
     def train(self, mode: bool = True) -> 'FusedSABottleneck':
         if mode:
@@ -250,7 +257,7 @@ class FusedSABottleneck(nn.Module):
         return super().train(False)
 
 
-class FusedScaleNet(nn.Module):
+class FusedScaleNet(BackboneFlow, nn.Module):
     """Inference-only ScaleNet made by :func:`fuse_scalenet`: same outputs as the eval-mode model.
 
     ``train(True)`` raises: the norms are gone. Attributes ``out_indices``, ``out_channels``, ``num_stages`` and
@@ -260,10 +267,7 @@ class FusedScaleNet(nn.Module):
     def __init__(self, model: nn.Module, merge_shortcut: bool = False, channels_last: bool = True,
                  nchw_outputs: bool = False):
         super().__init__()
-        # A ScaleNet is recognised by its stages of SA blocks (models.scalenet imports this module for its fuse()).
-        stages = [getattr(model, name, None) for name in getattr(model, 'res_layers', ())]
-        if not stages or not all(isinstance(stage, nn.Sequential) and all(isinstance(b, SABottleneck) for b in stage)
-                                 for stage in stages):
+        if not isinstance(model, ScaleNet):
             raise TypeError(f'only a ScaleNet can be fused, got {type(model).__name__}')
         if model.dcn is not None and any(model.stage_with_dcn):
             raise ValueError('dcn: the fast path folds BatchNorms into plain convs and does not run deformable '
@@ -272,6 +276,7 @@ class FusedScaleNet(nn.Module):
             raise ValueError('plugins: the fast path does not run plugins (they sit between the fused convs and '
                              'their residual add); run this model unfused')
         self.structure = model.structure
+        self.in_channels = model.in_channels
         self.num_stages = model.num_stages
         self.out_indices = tuple(model.out_indices)
         self.out_channels = tuple(model.out_channels)
@@ -288,20 +293,23 @@ class FusedScaleNet(nn.Module):
             self.to(memory_format=torch.channels_last)
         super().train(False)
 
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        if self.channels_last and x.dim() == 4:
+    def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        x = self.maxpool(self.conv1(x))
-        outs = []
-        for i, name in enumerate(self.res_layers):
-            x = getattr(self, name)(x)
-            if i in self.out_indices:
-                outs.append(x.contiguous() if self.nchw_outputs else x)
-        return tuple(outs)
+        return self.maxpool(self.conv1(x))
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        if _uses_onednn(x) and not bool(torch.isfinite(x).all()):
+            # oneDNN's fused ReLU maps NaN to 0 where torch.relu keeps it: plain kernels give the model's NaN/inf.
+            with plain_kernels():
+                outs = super().forward(x)
+        else:
+            outs = super().forward(x)
+        return tuple(out.contiguous() for out in outs) if self.nchw_outputs else outs
 
     def train(self, mode: bool = True) -> 'FusedScaleNet':
         if mode:
-            raise RuntimeError('a fused ScaleNet (model.fuse()) is inference-only: its BatchNorms are folded '
+            raise RuntimeError('a fused ScaleNet (fuse_scalenet) is inference-only: its BatchNorms are folded '
                                'into the convs. Train the unfused model; fuse a copy for inference.')
         return super().train(False)
 

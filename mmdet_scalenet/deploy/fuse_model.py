@@ -14,30 +14,13 @@ argument, not a silent half-fused model.
 """
 import torch.nn as nn
 
-from ..models.scale_aggregation import SABottleneck
-from .fuse import FusedSABottleneck
-
-# ScaleNet and ScaleNetResLayer are recognised by their stages of SA blocks, as FusedScaleNet does: models.scalenet
-# imports deploy.fuse (for ScaleNet.fuse()), so this package does not import it back.
+from ..models import ScaleNet, ScaleNetResLayer
+from .fuse import FusedSABottleneck, fuse_scalenet
 
 __all__ = ['fuse_model']
 
 
-def _is_sa_stage(module) -> bool:
-    return isinstance(module, nn.Sequential) and len(module) > 0 and all(isinstance(b, SABottleneck) for b in module)
-
-
-def _is_scalenet(module: nn.Module) -> bool:
-    stages = getattr(module, 'res_layers', None)
-    return bool(stages) and all(_is_sa_stage(getattr(module, name, None)) for name in stages)
-
-
-def _is_shared_head(module: nn.Module) -> bool:
-    name = getattr(module, 'layer_name', None)
-    return isinstance(name, str) and _is_sa_stage(getattr(module, name, None))
-
-
-def _fuse_shared_head(name: str, head: nn.Module) -> None:
+def _fuse_shared_head(name: str, head: ScaleNetResLayer) -> None:
     try:
         fused = [FusedSABottleneck(block) for block in getattr(head, head.layer_name)]
     except ValueError as error:
@@ -52,14 +35,15 @@ def fuse_model(model: nn.Module) -> nn.Module:
         ValueError: a ScaleNet or ScaleNetResLayer in ``model`` that the fast path cannot run, named.
     """
     from mmcv.cnn import fuse_conv_bn
-    if _is_scalenet(model):
-        raise TypeError('fuse_model: got a ScaleNet itself; use backbone.fuse(), which returns the fused copy')
+    if isinstance(model, ScaleNet):
+        raise TypeError('fuse_model: got a ScaleNet itself; use fuse_scalenet(backbone), which returns the fused '
+                        'copy')
     for name, module in list(model.named_modules()):
-        if _is_shared_head(module):
+        if isinstance(module, ScaleNetResLayer):
             _fuse_shared_head(name, module)
-        elif _is_scalenet(module):
+        elif isinstance(module, ScaleNet):
             try:
-                fused = module.fuse(nchw_outputs=True)  # mmcv 2.1's CPU roi_align misreads channels-last
+                fused = fuse_scalenet(module, nchw_outputs=True)  # mmcv 2.1's CPU roi_align misreads channels-last
             except ValueError as error:
                 raise ValueError(f'{name} (ScaleNet): {error}') from None
             parent, _, attribute = name.rpartition('.')

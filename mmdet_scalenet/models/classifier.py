@@ -11,16 +11,17 @@ globally pooled stage-4 features. mmpretrain's ``ImageClassifier`` (``backbone``
 
 mmengine loads with ``strict=False`` and only warns about what does not match, so the check is made here: every
 key the classifier has must be in the file with the same shape, and every key of the file must be used; anything
-else is a :class:`~mmdet_scalenet.CheckpointMismatchError` that lists the keys. Checkpoints already in the
+else is a :class:`~mmdet_scalenet.CheckpointError` that lists the keys. Checkpoints already in the
 classifier's layout (those mmengine's Runner writes) are left to mmengine as they are.
 """
-import inspect
+import weakref
 from collections import OrderedDict
 from typing import Dict, MutableMapping, Optional
 
 import torch
 import torch.nn as nn
 from mmengine.logging import print_log
+from torch.nn.modules.module import register_module_module_registration_hook
 
 from .pretrained import STRUCTURE_HINT, compare_state
 
@@ -41,22 +42,26 @@ def _renamed(key: str) -> str:
     return HEAD_FC + key[len('fc.'):] if key.startswith('fc.') else BACKBONE + key
 
 
-def _loading_classifier(backbone: nn.Module) -> Optional[nn.Module]:
-    """The module whose ``_load_from_state_dict`` runs this hook: the classifier that holds ``backbone``.
+#: backbone -> (a weak reference to) the module that holds it as ``backbone``: the classifier that loads it.
+_HOLDERS: 'weakref.WeakKeyDictionary[nn.Module, weakref.ref]' = weakref.WeakKeyDictionary()
 
-    mmpretrain registers the hook on the classifier without the module argument, and only the classifier knows its
-    head's shape (the number of classes). It is the ``self`` of a calling frame; found by identity, not depth.
-    """
-    frame = inspect.currentframe()
-    try:
-        while frame is not None:
-            owner = frame.f_locals.get('self')
-            if isinstance(owner, nn.Module) and owner._modules.get('backbone') is backbone:
-                return owner
-            frame = frame.f_back
-    finally:
-        del frame
-    return None
+
+def _remember_holder(module: nn.Module, name: str, submodule: nn.Module) -> None:
+    """torch's module-registration hook: note which module takes a ScaleNet (a module that loads the authors'
+    layout) as its ``backbone``. mmpretrain registers the backbone's checkpoint filter on the classifier without
+    the classifier as an argument, and only the classifier knows its head's shape (the number of classes)."""
+    if name == 'backbone' and getattr(submodule, 'loads_authors_classifier', False):
+        _HOLDERS[submodule] = weakref.ref(module)
+
+
+register_module_module_registration_hook(_remember_holder)
+
+
+def _loading_classifier(backbone: nn.Module) -> Optional[nn.Module]:
+    """The classifier that holds ``backbone`` (whose load runs the filter), or None."""
+    holder = _HOLDERS.get(backbone)
+    classifier = holder() if holder is not None else None
+    return classifier if classifier is not None and classifier._modules.get('backbone') is backbone else None
 
 
 def _expected_state(backbone: nn.Module, classifier: Optional[nn.Module]) -> Dict[str, torch.Size]:
@@ -76,7 +81,7 @@ def authors_to_classifier(backbone: nn.Module, state_dict: MutableMapping[str, t
     classifier's load), the backbone's keys are checked and ``fc.weight`` must take the backbone's output width.
 
     Raises:
-        mmdet_scalenet.CheckpointMismatchError: keys missing from the file, unexpected keys, or shape mismatches, all
+        mmdet_scalenet.CheckpointError: keys missing from the file, unexpected keys, or shape mismatches, all
             listed.
     """
     if not is_authors_layout(state_dict, prefix):

@@ -1,8 +1,7 @@
 """ScaleNet backbone for MMDetection (Li et al., "Data-Driven Neuron Allocation for Scale Aggregation Networks",
 CVPR 2019, arXiv 1904.09460)."""
-import copy
 import warnings
-from typing import List, Optional, Sequence, Set, Tuple
+from typing import Optional, Sequence, Set, Tuple
 
 import torch
 import torch.nn as nn
@@ -11,16 +10,15 @@ from mmengine.model import BaseModule, Sequential
 from mmengine.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..deploy.fuse import fuse_scalenet
 from ..geometry import EXPANSION, STAGE_BLOCKS, STAGE_PLANES, STAGE_SIDES, STEM_CHANNELS, stage_inplanes
 from ..structure import DEFAULT_STRUCTURES, Structure, load_structure
+from . import checks
+from .bottleneck import SABottleneck
+from .classifier import authors_to_classifier
+from .norm import build_norm
 from .pretrained import StrictPretrainedMixin
-from .scale_aggregation import PLUGIN_POSITIONS, SABottleneck, build_norm
 
-__all__ = ['ScaleNet', 'ScaleNetLayer', 'ScaleNetModule']
-
-#: ResNet's ``style`` values; in ScaleNet both name the same network (see :class:`ScaleNet`).
-STYLES = ('pytorch', 'caffe')
+__all__ = ['BackboneFlow', 'ScaleNet', 'ScaleNetLayer', 'ScaleNetModule']
 
 
 class ScaleNetLayer(Sequential):
@@ -48,10 +46,9 @@ class ScaleNetLayer(Sequential):
                  scale_factors: Sequence[int],
                  stride: int = 1,
                  conv_cfg: Optional[dict] = None,
-                 norm_cfg: dict = dict(type='BN', requires_grad=True),  # noqa: B006 (never mutated)
+                 norm_cfg: Optional[dict] = None,
                  **block_kwargs):
-        if not blocks:
-            raise ValueError('a ScaleNet stage needs at least one block')
+        norm_cfg = norm_cfg if norm_cfg is not None else dict(type='BN', requires_grad=True)
         outplanes = planes * EXPANSION
         downsample = nn.Sequential(
             build_conv_layer(conv_cfg, inplanes, outplanes, kernel_size=1, bias=False),
@@ -81,17 +78,28 @@ class ScaleNetLayer(Sequential):
                    side=STAGE_SIDES[stage], scale_factors=structure.scale_factors, **kwargs)
 
 
-def _check_choice(name: str, value, choices) -> None:
-    if value not in choices:
-        raise ValueError(f'{name} must be one of {list(choices)}, got {value!r}')
+class BackboneFlow:
+    """The backbone's data flow, written once for :class:`ScaleNet` and its fused inference copy
+    (:class:`~mmdet_scalenet.deploy.fuse.FusedScaleNet`): the stem, then the stages in ``res_layers``, returning
+    the outputs of the stages in ``out_indices`` (in stage order)."""
+    in_channels: int
+    res_layers: Sequence[str]
+    out_indices: Tuple[int, ...]
 
+    def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
-def check_stride_dilation(stride, dilation, where: str = '') -> None:
-    if stride not in (1, 2):
-        raise ValueError(f'{where}stride must be 1 or 2 (2 = a 2x2 max-pool at the start of the stage), '
-                         f'got {stride!r}')
-    if isinstance(dilation, bool) or not isinstance(dilation, int) or dilation < 1:
-        raise ValueError(f'{where}dilation must be a positive integer, got {dilation!r}')
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f'{type(self).__name__} expects images of shape (N, {self.in_channels}, H, W) '
+                             f'(in_channels={self.in_channels}), got a tensor of shape {tuple(x.shape)}')
+        x = self.forward_stem(x)
+        outs = []
+        for i, name in enumerate(self.res_layers):
+            x = getattr(self, name)(x)
+            if i in self.out_indices:
+                outs.append(x)
+        return tuple(outs)
 
 
 class ScaleNetModule(StrictPretrainedMixin, BaseModule):
@@ -101,9 +109,9 @@ class ScaleNetModule(StrictPretrainedMixin, BaseModule):
 
     def __init__(self, depth: int, structure, style: str, norm_eval: bool, pretrained: Optional[str], init_cfg):
         super().__init__(init_cfg)
-        if depth not in STAGE_BLOCKS:
-            raise KeyError(f'invalid depth {depth} for ScaleNet: expected one of {sorted(STAGE_BLOCKS)}')
-        _check_choice('style', style, STYLES)
+        depth = checks.check_depth(depth)
+        checks.check_choice('style', style, checks.STYLES)
+        checks.check_bool('norm_eval', norm_eval)
         if init_cfg is not None and pretrained is not None:
             raise ValueError('init_cfg and pretrained cannot be specified at the same time')
         if pretrained is not None:
@@ -140,7 +148,7 @@ class ScaleNetModule(StrictPretrainedMixin, BaseModule):
 
 
 @MODELS.register_module()
-class ScaleNet(ScaleNetModule):
+class ScaleNet(BackboneFlow, ScaleNetModule):
     """ScaleNet backbone: a ResNet whose bottleneck 3x3 convs are scale-aggregation blocks with data-driven
     neuron allocation (Li et al., "Data-Driven Neuron Allocation for Scale Aggregation Networks", CVPR 2019).
 
@@ -228,7 +236,7 @@ class ScaleNet(ScaleNetModule):
                  avg_down: bool = False,
                  frozen_stages: int = -1,
                  conv_cfg: Optional[dict] = None,
-                 norm_cfg: dict = dict(type='BN', requires_grad=True),  # noqa: B006 (never mutated)
+                 norm_cfg: Optional[dict] = None,
                  norm_eval: bool = True,
                  dcn: Optional[dict] = None,
                  stage_with_dcn: Optional[Sequence[bool]] = None,
@@ -239,36 +247,48 @@ class ScaleNet(ScaleNetModule):
                  init_cfg=None):
         super().__init__(depth, structure, style, norm_eval, pretrained, init_cfg)
         self._check_widths(stem_channels, base_channels, deep_stem, avg_down)
-        if not 1 <= num_stages <= 4:
-            raise ValueError(f'num_stages must be 1..4, got {num_stages}')
-        out_indices = tuple(out_indices)
-        if not out_indices or any(not 0 <= i < num_stages for i in out_indices):
-            raise ValueError(f'out_indices must be non-empty and each in 0..{num_stages - 1} '
-                             f'(num_stages={num_stages}), got {out_indices}')
-        if not -1 <= frozen_stages <= num_stages:
-            raise ValueError(f'frozen_stages must be -1..{num_stages} (num_stages={num_stages}), got {frozen_stages}')
-        self.strides = _per_stage('strides', strides, num_stages, (1, 2, 2, 2))
-        self.dilations = _per_stage('dilations', dilations, num_stages, (1, 1, 1, 1))
+        num_stages = checks.check_int('num_stages', num_stages, 1, 4)
+        in_channels = checks.check_int('in_channels', in_channels, low=1)
+        self.out_indices = checks.check_out_indices(out_indices, num_stages)
+        frozen_stages = checks.check_int('frozen_stages', frozen_stages, -1, num_stages, f' (num_stages={num_stages})')
+        norm_cfg = checks.check_norm_cfg(norm_cfg if norm_cfg is not None else dict(type='BN', requires_grad=True))
+        conv_cfg = checks.check_conv_cfg(conv_cfg)
+        self.strides = checks.per_stage('strides', strides, num_stages, (1, 2, 2, 2))
+        self.dilations = checks.per_stage('dilations', dilations, num_stages, (1, 1, 1, 1))
         for i, (stride, dilation) in enumerate(zip(self.strides, self.dilations)):
-            check_stride_dilation(stride, dilation, f'stage {i + 1}: ')
-        self.stage_with_dcn = _per_stage('stage_with_dcn', stage_with_dcn, num_stages, (False, ) * 4)
+            checks.check_stride_dilation(stride, dilation, f'stage {i + 1}: ')
+        self.stage_with_dcn = checks.per_stage('stage_with_dcn', stage_with_dcn, num_stages, (False, ) * 4)
+        for i, flag in enumerate(self.stage_with_dcn):
+            checks.check_bool(f'stage_with_dcn[{i}]', flag)
+        branch_dcn = checks.branch_dcn(dcn, conv_cfg)
         if dcn is not None and not any(self.stage_with_dcn):
             warnings.warn('ScaleNet: dcn is set but stage_with_dcn selects no stage, so no conv is deformable',
                           stacklevel=2)
-        if plugins is not None and not isinstance(plugins, (list, tuple)):
-            raise TypeError(f'plugins must be a list of plugin specs, got {type(plugins).__name__}')
+        plugins_per_stage = checks.stage_plugins(plugins, num_stages)
+        for name, flag in (('with_cp', with_cp), ('zero_init_residual', zero_init_residual)):
+            checks.check_bool(name, flag)
+
+        # mmdet ResNet's public attributes, with their meanings there
+        self.in_channels = in_channels
+        self.stem_channels = STEM_CHANNELS
+        self.base_channels = base_channels
+        self.num_stages = num_stages
+        self.deep_stem = deep_stem
+        self.avg_down = avg_down
+        self.frozen_stages = frozen_stages
+        self.conv_cfg = conv_cfg
+        self.norm_cfg = norm_cfg
+        self.with_cp = with_cp
+        self.zero_init_residual = zero_init_residual
+        self.dcn = dcn
+        self.plugins = plugins
+        self.block = SABottleneck
+        self.stage_blocks = STAGE_BLOCKS[self.depth][:num_stages]
 
         block_init_cfg = None
         if zero_init_residual and init_cfg is None and pretrained is None:
             # Every block's last norm starts at 0, so each block starts as the identity (Goyal et al., 2017).
             block_init_cfg = dict(type='Constant', val=0, override=dict(name='norm3'))
-        self.num_stages = num_stages
-        self.out_indices = out_indices
-        self.frozen_stages = frozen_stages
-        self.zero_init_residual = zero_init_residual
-        self.dcn = dcn
-        self.plugins = plugins
-
         self.conv1 = build_conv_layer(conv_cfg, in_channels, STEM_CHANNELS, kernel_size=7, stride=2, padding=3,
                                       bias=False)
         self.norm1_name, norm1 = build_norm(norm_cfg, STEM_CHANNELS, postfix=1)
@@ -280,13 +300,13 @@ class ScaleNet(ScaleNetModule):
         for i in range(num_stages):
             layer = self.make_res_layer(
                 structure=self.structure, stage=i, stride=self.strides[i], dilation=self.dilations[i],
-                dcn=dcn if self.stage_with_dcn[i] else None,
-                plugins=self.make_stage_plugins(plugins, i) if plugins is not None else None,
-                with_cp=with_cp, conv_cfg=conv_cfg, norm_cfg=norm_cfg, init_cfg=block_init_cfg)
+                dcn=branch_dcn if self.stage_with_dcn[i] else None, plugins=plugins_per_stage[i], with_cp=with_cp,
+                conv_cfg=conv_cfg, norm_cfg=norm_cfg, init_cfg=block_init_cfg)
             self.add_module(f'layer{i + 1}', layer)
             self.res_layers.append(f'layer{i + 1}')
-        self.feat_dim = STAGE_PLANES[num_stages - 1] * EXPANSION
-        self.out_channels = tuple(STAGE_PLANES[i] * EXPANSION for i in out_indices)
+        #: As in mmdet's ResNet: the last stage's output width (after building, ``inplanes`` is it too).
+        self.feat_dim = self.inplanes = STAGE_PLANES[num_stages - 1] * EXPANSION
+        self.out_channels = tuple(STAGE_PLANES[i] * EXPANSION for i in self.out_indices)
 
         self._freeze_stages()
 
@@ -299,30 +319,13 @@ class ScaleNet(ScaleNetModule):
             raise ValueError(f'base_channels must be {STAGE_PLANES[0]}: ScaleNet\'s widths are fixed by its '
                              f'structure (planes {list(STAGE_PLANES)}, branch channels per block); to change them, '
                              f'use another structure; got {base_channels!r}')
-        if deep_stem:
+        if deep_stem is not False:
             raise ValueError('deep_stem=True is not supported: ScaleNet\'s stem is a single 7x7 conv (as in the '
                              'paper and the released weights); a deep stem (three 3x3 convs) is another network')
-        if avg_down:
+        if avg_down is not False:
             raise ValueError('avg_down=True is not supported: ScaleNet strides by a 2x2 max-pool that feeds both '
                              'the shortcut and the main path, so there is no strided shortcut conv to replace by '
                              'average pooling')
-
-    def make_stage_plugins(self, plugins: Sequence[dict], stage_idx: int) -> List[dict]:
-        """The plugin specs (``cfg``, ``position``) that apply to stage ``stage_idx``: those whose ``stages`` (one
-        bool per stage; absent = every stage) select it, as mmdet's ``ResNet.make_stage_plugins``."""
-        stage_plugins = []
-        for plugin in plugins:
-            if not isinstance(plugin, dict) or 'cfg' not in plugin or plugin.get('position') not in PLUGIN_POSITIONS:
-                raise ValueError(f'plugins: expected dict(cfg=..., position=one of {list(PLUGIN_POSITIONS)}, '
-                                 f'stages=optional), got {plugin!r}')
-            plugin = copy.deepcopy(dict(plugin))
-            stages = plugin.pop('stages', None)
-            if stages is not None and len(stages) != self.num_stages:
-                raise ValueError(f'plugins: "stages" must have one entry per stage (num_stages={self.num_stages}), '
-                                 f'got {tuple(stages)} for {plugin["cfg"]}')
-            if stages is None or stages[stage_idx]:
-                stage_plugins.append(plugin)
-        return stage_plugins
 
     def make_res_layer(self, structure: Structure, stage: int, **kwargs) -> ScaleNetLayer:
         """Build stage ``stage``; a subclass overrides this to change how a stage is made."""
@@ -342,12 +345,14 @@ class ScaleNet(ScaleNetModule):
             return stage.isdigit() and int(stage) > self.num_stages
         return False
 
+    #: A classifier holding this backbone loads the authors' classifier checkpoints (see :mod:`.classifier`).
+    loads_authors_classifier = True
+
     def _checkpoint_filter(self, state_dict, prefix, *args) -> None:
         """A load pre-hook that mmpretrain's ``ImageClassifier`` registers for its backbone: a checkpoint in the
         authors' classifier layout (``conv1.*``... ``fc.*``) is checked strictly and renamed to the classifier's
         (``backbone.*``, ``head.fc.*``) in place; any other state dict is left as it is (see
         :func:`~mmdet_scalenet.models.classifier.authors_to_classifier`)."""
-        from .classifier import authors_to_classifier
         authors_to_classifier(self, state_dict, prefix)
 
     def _freeze_stages(self) -> None:
@@ -362,34 +367,11 @@ class ScaleNet(ScaleNetModule):
             for param in m.parameters():
                 param.requires_grad = False
 
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        x = self.maxpool(self.relu(self.norm1(self.conv1(x))))
-        outs = []
-        for i, name in enumerate(self.res_layers):
-            x = getattr(self, name)(x)
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
-
-    def fuse(self, merge_shortcut: bool = False, channels_last: bool = True, nchw_outputs: bool = False) -> nn.Module:
-        """The exact inference fast path: a new, eval-only copy with every BatchNorm folded into its conv (see
-        :mod:`mmdet_scalenet.deploy.fuse`). ``self`` is unchanged and stays trainable."""
-        return fuse_scalenet(self, merge_shortcut=merge_shortcut, channels_last=channels_last,
-                             nchw_outputs=nchw_outputs)
+    def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
+        return self.maxpool(self.relu(self.norm1(self.conv1(x))))
 
     def train(self, mode: bool = True) -> 'ScaleNet':
         """Set training mode, then re-freeze ``frozen_stages`` and, with ``norm_eval``, every BatchNorm."""
         super().train(mode)
         self._freeze_stages()
         return self
-
-
-def _per_stage(name: str, values: Optional[Sequence], num_stages: int, default: Sequence) -> tuple:
-    """One value per stage: ``values`` (its length checked against ``num_stages``, as ResNet asserts) or the first
-    ``num_stages`` of ``default``."""
-    if values is None:
-        return tuple(default[:num_stages])
-    values = tuple(values)
-    if len(values) != num_stages:
-        raise ValueError(f'{name} must have one entry per stage (num_stages={num_stages}), got {values}')
-    return values

@@ -5,7 +5,8 @@ import torch
 from mmengine.registry import MODELS
 
 from ..geometry import EXPANSION, STAGE_PLANES
-from .scalenet import ScaleNetLayer, ScaleNetModule, check_stride_dilation
+from . import checks
+from .scalenet import ScaleNetLayer, ScaleNetModule
 
 __all__ = ['ScaleNetResLayer']
 
@@ -44,7 +45,7 @@ class ScaleNetResLayer(ScaleNetModule):
                  stride: int = 2,
                  dilation: int = 1,
                  style: str = 'pytorch',
-                 norm_cfg: dict = dict(type='BN', requires_grad=True),  # noqa: B006 (never mutated)
+                 norm_cfg: Optional[dict] = None,
                  norm_eval: bool = True,
                  with_cp: bool = False,
                  dcn: Optional[dict] = None,
@@ -53,14 +54,15 @@ class ScaleNetResLayer(ScaleNetModule):
                  structure=None,
                  conv_cfg: Optional[dict] = None):
         super().__init__(depth, structure, style, norm_eval, pretrained, init_cfg)
-        if not 1 <= stage <= 3:
-            raise ValueError(f'stage must be 1..3 (a stage after the stem and stage 1), got {stage}')
-        check_stride_dilation(stride, dilation)
-        self.stage = stage
+        self.stage = checks.check_int('stage', stage, 1, 3, ' (a stage after the stem and stage 1)')
+        checks.check_stride_dilation(stride, dilation)
+        checks.check_bool('with_cp', with_cp)
+        conv_cfg = checks.check_conv_cfg(conv_cfg)
+        norm_cfg = checks.check_norm_cfg(norm_cfg if norm_cfg is not None else dict(type='BN', requires_grad=True))
         self.layer_name = f'layer{stage + 1}'
         self.add_module(self.layer_name, ScaleNetLayer.from_structure(
-            self.structure, stage, stride=stride, dilation=dilation, dcn=dcn, with_cp=with_cp, conv_cfg=conv_cfg,
-            norm_cfg=norm_cfg))
+            self.structure, stage, stride=stride, dilation=dilation, dcn=checks.branch_dcn(dcn, conv_cfg),
+            with_cp=with_cp, conv_cfg=conv_cfg, norm_cfg=norm_cfg))
 
     def ignored_checkpoint_key(self, key: str) -> bool:
         """Everything in the authors' classifier but this stage."""

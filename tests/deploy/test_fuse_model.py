@@ -63,7 +63,7 @@ def test_a_backbone_the_fast_path_cannot_run_is_named(randomised):
 
 
 def test_a_scalenet_itself_is_sent_to_its_own_fuse(randomised):
-    with pytest.raises(TypeError, match=r'got a ScaleNet itself; use backbone.fuse\(\)'):
+    with pytest.raises(TypeError, match=r'got a ScaleNet itself; use fuse_scalenet\(backbone\)'):
         fuse_model(_detector(FPN, randomised).backbone)
 
 

@@ -1,10 +1,13 @@
-"""The SA block's pieces: pooling, upsampling, the order of norm and upsample, and the block's layout."""
+"""The SA block's maths (pooling, upsampling, the order of norm and upsample) and the bottleneck's layout."""
 import copy
 
 import pytest
 import torch
 
-from mmdet_scalenet.models.scale_aggregation import SABottleneck, downsample_by, upsample_to
+from mmdet_scalenet import ScaleNet, StructureError
+from mmdet_scalenet.models.bottleneck import SABottleneck, conv_at_least_kernel
+from mmdet_scalenet.models.scale_aggregation import downsample_by, norm_relu_upsample, upsample_to
+from mmdet_scalenet.structure import Structure
 
 
 def test_downsample_by_floors_and_clamps_to_the_map():
@@ -44,19 +47,21 @@ def test_stride_two_pools_before_both_paths():
     assert block(torch.randn(1, 64, 15, 15)).shape == (1, 128, 7, 7)
 
 
-def test_bad_block_arguments():
-    with pytest.raises(ValueError, match='all 0'):
-        SABottleneck(64, 64, branch_channels=(0, 0, 0, 0), side=56)
-    with pytest.raises(ValueError, match='differ in length'):
-        SABottleneck(64, 64, branch_channels=(1, 2), side=56)
+def test_bad_block_arguments_are_refused_by_the_builders():
+    """The blocks trust their builders: the structure refuses empty blocks and rows of the wrong length, the
+    backbone refuses strides other than 1 and 2."""
+    blocks = [(16, 16, 16, 16)] * 16
+    with pytest.raises(StructureError, match=r'row 5, field "channels": every branch has 0 channels'):
+        Structure(depth=50, blocks=blocks[:5] + [(0, 0, 0, 0)] + blocks[6:], name='empty')
+    with pytest.raises(StructureError, match=r'row 0\b'):
+        Structure(depth=50, blocks=[(1, 2)] + blocks[1:], name='short')
     with pytest.raises(ValueError, match='stride must be 1 or 2'):
-        SABottleneck(64, 64, branch_channels=(1, 2, 3, 4), side=56, stride=3)
+        ScaleNet(depth=50, structure='scalenet50_light', strides=(1, 2, 3, 2))
 
 
 @pytest.mark.parametrize('size', [(1, 1), (2, 5), (3, 3), (6, 4)])
 @pytest.mark.parametrize('dilation', [1, 2])
 def test_conv_at_least_kernel_pads_exactly(size, dilation):
-    from mmdet_scalenet.models.scale_aggregation import conv_at_least_kernel
     conv = torch.nn.Conv2d(4, 5, 3, padding=dilation, dilation=dilation)
     x = torch.randn(2, 4, *size)
     torch.testing.assert_close(conv_at_least_kernel(conv, x), conv(x))
@@ -75,7 +80,6 @@ def test_deformable_branches_run_on_maps_smaller_than_their_kernel():
 def test_norm_relu_upsample_equals_the_full_resolution_order(kind, low, size):
     """The block normalises (and rectifies) a branch on its small map where that is exact; in float64 it equals
     relu(norm(upsample(y))), running statistics included."""
-    block = SABottleneck(8, 8, branch_channels=(4, 4, 4, 4), side=56).double()
     channels = 6
     if kind.startswith('bn'):
         norm = torch.nn.BatchNorm2d(channels).double().train(kind == 'bn-train')
@@ -86,7 +90,7 @@ def test_norm_relu_upsample_equals_the_full_resolution_order(kind, low, size):
     torch.nn.init.uniform_(norm.bias, -0.5, 0.5)
     reference = copy.deepcopy(norm)
     y = torch.randn(2, channels, *low, dtype=torch.float64, requires_grad=True)
-    actual = block._norm_relu_upsample(norm, y, size)
+    actual = norm_relu_upsample(norm, y, size)
     expected = torch.relu(reference(upsample_to(y, size)))
     torch.testing.assert_close(actual, expected, rtol=1e-12, atol=1e-12)
     weights = torch.randn_like(expected)
