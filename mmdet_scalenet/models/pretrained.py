@@ -4,6 +4,10 @@ mmengine's ``PretrainedInit`` loads with ``strict=False`` and only logs what did
 half-loaded backbone wastes a training run, so ScaleNet modules load their ``Pretrained`` init_cfg here instead:
 every key the module has must be in the file with the same shape, and every key of the file must be used, except
 those the caller names as ignorable (the classifier's ``fc.*``, stages the module does not build).
+
+The same rule guards every other load into a ScaleNet module (:meth:`StrictPretrainedMixin._load_from_state_dict`):
+mmengine's Runner loads ``load_from``, ``resume`` and ``tools/test.py``'s checkpoint with ``strict=False`` too, and
+would only log that a checkpoint of another structure leaves the backbone half-loaded.
 """
 import copy
 from collections import OrderedDict
@@ -15,11 +19,11 @@ import torch.nn as nn
 from mmengine.logging import print_log
 from mmengine.model.weight_init import PretrainedInit, update_init_info
 
-from ..utils.checkpoint import CheckpointMismatchError, read_state_dict
+from ..utils.checkpoint import CheckpointError, check_weights, read_state_dict, summarize_keys
 
 __all__ = [
-    'StateMismatch', 'StrictPretrainedMixin', 'compare_state', 'is_pretrained_cfg', 'load_pretrained',
-    'split_pretrained'
+    'StateMismatch', 'StrictPretrainedMixin', 'check_state_fits', 'compare_state', 'is_pretrained_cfg',
+    'load_pretrained', 'split_pretrained'
 ]
 
 #: What a mismatch most often means.
@@ -45,12 +49,6 @@ def split_pretrained(init_cfg) -> Tuple[Optional[dict], Optional[list]]:
     return (copy.deepcopy(pretrained[0]) if pretrained else None), others
 
 
-def _summary(keys, limit: int = 20) -> str:
-    keys = sorted(keys)
-    more = f' ... (+{len(keys) - limit} more)' if len(keys) > limit else ''
-    return ', '.join(keys[:limit]) + more
-
-
 @dataclass(frozen=True)
 class StateMismatch:
     """How a state dict differs from the one a module expects: every key is listed, in sorted order.
@@ -70,15 +68,15 @@ class StateMismatch:
     def __bool__(self) -> bool:
         return bool(self.missing or self.unexpected or self.mismatched)
 
-    def error(self, title: str, hint: str) -> CheckpointMismatchError:
+    def error(self, title: str, hint: str) -> CheckpointError:
         """The error to raise: ``title``, the keys by kind, then ``hint``."""
         lines = [title]
         for label, keys in (('missing from the checkpoint', self.missing),
                             ('unexpected in the checkpoint', self.unexpected), ('shape mismatch', self.mismatched)):
             if keys:
-                lines.append(f'  {label} ({len(keys)}): {_summary(keys)}')
+                lines.append(f'  {label} ({len(keys)}): {summarize_keys(keys)}')
         lines.append('  ' + hint)
-        return CheckpointMismatchError('\n'.join(lines))
+        return CheckpointError('\n'.join(lines))
 
 
 def compare_state(expected: Mapping[str, torch.Size], state: Mapping[str, torch.Tensor],
@@ -108,7 +106,8 @@ def load_pretrained(module: nn.Module, cfg: dict, ignore: Callable[[str], bool] 
 
     Raises:
         FileNotFoundError: the file does not exist.
-        CheckpointMismatchError: keys missing from the file, unexpected keys, or shape mismatches, all listed.
+        CheckpointError: the file is not a usable checkpoint (:func:`~mmdet_scalenet.utils.checkpoint.read_state_dict`),
+            or keys missing from the file, unexpected keys, or shape mismatches, all listed.
     """
     filename = cfg['checkpoint']
     prefix = cfg.get('prefix')
@@ -118,7 +117,7 @@ def load_pretrained(module: nn.Module, cfg: dict, ignore: Callable[[str], bool] 
     if prefix:
         state = OrderedDict((k[len(prefix):], v) for k, v in state.items() if k.startswith(prefix))
         if not state:
-            raise CheckpointMismatchError(f'{filename}: no key starts with prefix {prefix!r}')
+            raise CheckpointError(f'{filename}: no key starts with prefix {prefix!r}')
     own = module.state_dict()
     mismatch = compare_state({k: v.shape for k, v in own.items()}, state, ignore, optional)
     if mismatch:
@@ -137,9 +136,30 @@ def load_pretrained(module: nn.Module, cfg: dict, ignore: Callable[[str], bool] 
         update_init_info(module, init_info=f'Pretrained (strict): load from {filename}')
 
 
+def check_state_fits(module: nn.Module, state_dict: Mapping[str, torch.Tensor], prefix: str = '') -> None:
+    """Check the keys of ``state_dict`` under ``prefix`` against ``module``, with the rule of
+    :func:`load_pretrained` (``module.ignored_checkpoint_key``, ``module.extension_keys``), and their values with
+    :func:`~mmdet_scalenet.utils.checkpoint.check_weights` (finite, floating where the module's tensor is).
+
+    Raises:
+        CheckpointError: keys missing, unexpected or mis-shaped, all listed; or non-finite or non-float weights.
+    """
+    own = module.state_dict()
+    state = OrderedDict((k[len(prefix):], v) for k, v in state_dict.items() if k.startswith(prefix))
+    where = type(module).__name__ + (f' (the keys under {prefix!r})' if prefix else '')
+    mismatch = compare_state({k: v.shape for k, v in own.items()}, state,
+                             ignore=getattr(module, 'ignored_checkpoint_key', lambda key: False),
+                             optional=getattr(module, 'extension_keys', lambda: ())())
+    if mismatch:
+        raise mismatch.error(f'checkpoint does not fit the configured {where}:', STRUCTURE_HINT)
+    check_weights(state, f'checkpoint loaded into {where}', expected=own)
+
+
 class StrictPretrainedMixin:
     """For an mmengine ``BaseModule``: a ``Pretrained`` entry of ``init_cfg`` is loaded by :func:`load_pretrained`
     (strict) after every other initialisation, instead of by mmengine's lenient ``PretrainedInit``.
+
+    Every other load into the module is checked with the same rule (:meth:`_load_from_state_dict`).
 
     Subclasses name the keys of the file they may leave unused in :meth:`ignored_checkpoint_key`, and their own
     keys that the file may lack in :meth:`extension_keys`.
@@ -160,3 +180,11 @@ class StrictPretrainedMixin:
             self.init_cfg = original
         if pretrained_cfg is not None:
             load_pretrained(self, pretrained_cfg, ignore=self.ignored_checkpoint_key, optional=self.extension_keys())
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        """torch calls this on every load into this module, whatever the route: ``load_state_dict``, mmengine's
+        ``load_checkpoint`` (``strict=False``: the Runner's ``load_from``, ``resume`` and ``tools/test.py``), the
+        ``Pretrained`` init above. The module's keys under ``prefix`` must fit it (:func:`check_state_fits`);
+        the rest of ``state_dict`` belongs to other modules and stays their loader's business."""
+        check_state_fits(self, state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

@@ -1,11 +1,15 @@
-"""Loading the authors' ImageNet weights through init_cfg: accepted wrappers, and errors that name every bad key."""
-import pickle
+"""Loading the authors' ImageNet weights through init_cfg: accepted wrappers, and errors that name every bad key;
+every other load into a ScaleNet (torch's load_state_dict, mmengine's load_checkpoint as the Runner's) is held to
+the same rule."""
+import re
 from collections import OrderedDict
 
 import pytest
 import torch
+import torch.nn as nn
+from mmengine.runner import load_checkpoint
 
-from mmdet_scalenet import CheckpointMismatchError, ScaleNet
+from mmdet_scalenet import CheckpointError, ScaleNet
 
 STRUCTURE = 'scalenet50_light'  # the structure of the authors_state fixture
 
@@ -52,7 +56,7 @@ def test_prefix_selects_a_detectors_backbone(tmp_path, authors_state):
     for prefix in ('backbone.', 'backbone'):  # mmengine adds the dot; so do we
         model = load(save(tmp_path, {'state_dict': detector, 'meta': {}}), prefix=prefix)
         assert_loaded(model, authors_state)
-    with pytest.raises(CheckpointMismatchError, match="no key starts with prefix 'neck.'"):
+    with pytest.raises(CheckpointError, match="no key starts with prefix 'neck.'"):
         load(save(tmp_path, {'state_dict': detector}), prefix='neck.')
 
 
@@ -60,7 +64,7 @@ def test_missing_keys_are_listed(tmp_path, authors_state):
     state = OrderedDict(authors_state)
     del state['layer2.1.conv2.0.weight']
     del state['layer3.0.bn2.1.running_var']
-    with pytest.raises(CheckpointMismatchError) as info:
+    with pytest.raises(CheckpointError) as info:
         load(save(tmp_path, state))
     message = str(info.value)
     assert 'ckpt.pth' in message
@@ -71,7 +75,7 @@ def test_unexpected_keys_are_listed(tmp_path, authors_state):
     state = OrderedDict(authors_state)
     state['layer1.0.conv2.9.weight'] = torch.zeros(3)
     state['head.weight'] = torch.zeros(3)
-    with pytest.raises(CheckpointMismatchError, match=r'unexpected in the checkpoint \(2\): head.weight, '
+    with pytest.raises(CheckpointError, match=r'unexpected in the checkpoint \(2\): head.weight, '
                                                       r'layer1.0.conv2.9.weight'):
         load(save(tmp_path, state))
 
@@ -79,7 +83,7 @@ def test_unexpected_keys_are_listed(tmp_path, authors_state):
 def test_mis_shaped_keys_are_listed(tmp_path):
     # the full ScaleNet-50's weights are mis-shaped for the -light structure
     state = ScaleNet(depth=50, structure='scalenet50').state_dict()
-    with pytest.raises(CheckpointMismatchError) as info:
+    with pytest.raises(CheckpointError) as info:
         load(save(tmp_path, state))
     message = str(info.value)
     assert 'shape mismatch' in message
@@ -107,13 +111,13 @@ class Payload:
 def test_pickles_with_code_are_refused(tmp_path, authors_state):
     path = tmp_path / 'evil.pth'
     torch.save({'state_dict': authors_state, 'extra': Payload()}, path)
-    with pytest.raises(pickle.UnpicklingError, match=r'evil\.pth: refused by safe loading \(weights_only=True\)'):
+    with pytest.raises(CheckpointError, match=r'evil\.pth: refused by safe loading \(weights_only=True\)'):
         load(path)
     assert not Payload.ran
 
 
 def test_not_a_state_dict(tmp_path):
-    with pytest.raises(CheckpointMismatchError, match='expected a state dict of tensors'):
+    with pytest.raises(CheckpointError, match='expected a state dict of tensors'):
         load(save(tmp_path, [1, 2, 3]))
 
 
@@ -127,5 +131,69 @@ def test_pretrained_init_given_as_a_class_is_strict_too(tmp_path, authors_state)
     del state['layer1.0.conv1.weight']
     model = ScaleNet(depth=50, structure=STRUCTURE,
                      init_cfg=dict(type=PretrainedInit, checkpoint=str(save(tmp_path, state, 'partial.pth'))))
-    with pytest.raises(CheckpointMismatchError, match=r'missing from the checkpoint \(1\): layer1.0.conv1.weight'):
+    with pytest.raises(CheckpointError, match=r'missing from the checkpoint \(1\): layer1.0.conv1.weight'):
         model.init_weights()
+
+
+class Detector(nn.Module):
+    """A backbone and a head, as a detector's or a classifier's state dict has them."""
+
+    def __init__(self, structure=STRUCTURE, num_classes=5):
+        super().__init__()
+        self.backbone = ScaleNet(depth=50, structure=structure, num_stages=2, out_indices=(1, ))
+        self.head = nn.Linear(512, num_classes)
+
+
+def states_equal(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_backbone_of_another_structure_is_refused_on_every_route(tmp_path):
+    other = Detector('scalenet50')
+    path = save(tmp_path, {'state_dict': other.state_dict(), 'meta': {}})
+    model = Detector()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(model, str(path))  # mmengine's loader, strict=False: the Runner's load_from and resume
+    message = str(info.value)
+    assert message.startswith("checkpoint does not fit the configured ScaleNet (the keys under 'backbone.'):")
+    assert re.search(r'\n  shape mismatch \(\d+\): ', message)
+    assert 'layer1.0.conv2.0.weight (checkpoint (62, 64, 3, 3), model (30, 64, 3, 3))' in message
+    assert states_equal(model.state_dict(), before)  # nothing was loaded
+    with pytest.raises(CheckpointError, match=r'^checkpoint does not fit the configured ScaleNet:'):
+        model.backbone.load_state_dict(other.backbone.state_dict(), strict=False)  # torch's own
+
+
+def test_fine_tuning_to_another_number_of_classes_still_loads(tmp_path):
+    trained = Detector(num_classes=5)
+    for p in trained.parameters():
+        p.data.normal_()
+    model = Detector(num_classes=3)
+    head = {k: v.clone() for k, v in model.head.state_dict().items()}
+    load_checkpoint(model, str(save(tmp_path, {'state_dict': trained.state_dict()})))
+    assert states_equal(model.backbone.state_dict(), trained.backbone.state_dict())
+    assert states_equal(model.head.state_dict(), head)  # its shape differs: mmengine's business, it skips it
+
+
+def test_a_checkpoint_without_the_backbone_or_with_extra_backbone_keys_is_refused():
+    model = Detector()
+    state = model.state_dict()
+    with pytest.raises(CheckpointError, match=r"missing from the checkpoint \(\d+\): bn1.bias, bn1.running_mean, "):
+        model.load_state_dict({k: v for k, v in state.items() if k.startswith('head.')}, strict=False)
+    with pytest.raises(CheckpointError, match=r"unexpected in the checkpoint \(1\): layer1.0.conv2.4.weight"):
+        model.load_state_dict({**state, 'backbone.layer1.0.conv2.4.weight': torch.zeros(1)}, strict=False)
+
+
+@pytest.mark.parametrize('bad', ['nan', 'int'])
+def test_non_finite_or_integer_backbone_weights_are_refused(bad):
+    model = Detector()
+    state = OrderedDict((k, v.clone()) for k, v in model.state_dict().items())
+    if bad == 'nan':
+        state['backbone.layer2.1.conv3.weight'][0, 0] = float('inf')
+        expected = ('1 tensors hold NaN or infinite values (a diverged or corrupted run?): layer2.1.conv3.weight')
+    else:
+        state['backbone.conv1.weight'] = state['backbone.conv1.weight'].long()
+        expected = '1 weight tensors are int64 where floats belong (loading would cast them, silently): conv1.weight'
+    with pytest.raises(CheckpointError, match=re.escape(
+            f"checkpoint loaded into ScaleNet (the keys under 'backbone.'): {expected}")):
+        model.load_state_dict(state)

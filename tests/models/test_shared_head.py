@@ -3,7 +3,7 @@ import pytest
 import torch
 from mmdet.registry import MODELS
 
-from mmdet_scalenet import CheckpointMismatchError, ScaleNetResLayer
+from mmdet_scalenet import CheckpointError, ScaleNetResLayer
 
 STRUCTURE = 'scalenet50_light'  # the structure of the authors_state fixture
 
@@ -45,7 +45,7 @@ def test_loads_the_released_stage_strictly(authors_checkpoint, authors_state, tm
     torch.save(state, tmp_path / 'partial.pth')
     head = ScaleNetResLayer(depth=50, structure=STRUCTURE,
                             init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'partial.pth')))
-    with pytest.raises(CheckpointMismatchError, match=r'missing from the checkpoint \(1\): layer4.1.conv3.weight'):
+    with pytest.raises(CheckpointError, match=r'missing from the checkpoint \(1\): layer4.1.conv3.weight'):
         head.init_weights()
 
 
