@@ -13,7 +13,7 @@ setup(
     description='ScaleNet (data-driven neuron allocation for scale aggregation networks) as an MMDetection backbone',
     long_description=long_description,
     long_description_content_type='text/markdown',
-    packages=find_packages(include=['mmdet_scalenet', 'mmdet_scalenet.*']),
+    packages=find_packages(include=['mmdet_scalenet', 'mmdet_scalenet.*', 'scalenet_lab', 'scalenet_lab.*']),
     package_data={'mmdet_scalenet': ['structures/*.json']},
     python_requires='>=3.8',
     # torch and mmcv (with its compiled ops) are installed by tools/setup_env.sh: mmcv 2.1.0 must be built from

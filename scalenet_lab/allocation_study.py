@@ -23,18 +23,19 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..allocation import read_branch_gammas, select_network_flops, select_uniform
-from ..geometry import STAGE_BLOCKS, structure_macs
-from ..structure import Structure, load_structure, save_structure
-from ..utils.checkpoint import read_state_dict
-from ..utils.fileio import write_atomically
+from mmdet_scalenet.allocation import read_branch_gammas, select_network_flops, select_uniform
+from mmdet_scalenet.costs import resnet_macs, structure_macs
+from mmdet_scalenet.geometry import STAGE_BLOCKS
+from mmdet_scalenet.structure import Structure, load_structure, save_structure
+from mmdet_scalenet.utils.checkpoint import read_state_dict
+from mmdet_scalenet.utils.fileio import write_atomically
 
 __all__ = [
     'CONFIG', 'REGIMES', 'VARIANTS', 'RunResult', 'StudyResult', 'StudySettings', 'result_to_json', 'run_study',
     'save_result', 'write_report'
 ]
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 #: The classifier config every run starts from.
 CONFIG = os.path.join(ROOT, 'configs', 'mmpretrain', 'allocation_study',
                       'scalenet50-seed_1xb64-adamw-3e_synthetic-scales.py')
@@ -120,8 +121,8 @@ def _check_cache(settings: StudySettings) -> None:
 
 
 def _data_root(settings: StudySettings, regime: str) -> str:
-    from ..datasets import make_synthetic_classification
-    from ..datasets.synthetic_classification import MARKER
+    from .datasets import make_synthetic_classification
+    from .datasets.synthetic_classification import MARKER
     root = os.path.join(settings.work_dir, 'data', regime)
     wanted = dict(num_train=settings.num_train, num_val=settings.num_val, image_size=settings.image_size,
                   object_size=list(REGIMES[regime]))
@@ -194,7 +195,6 @@ def _gmacs(backbone) -> float:
     structure = getattr(backbone, 'structure', None)
     if structure is not None:
         return structure_macs(structure) / 1e9
-    from ..geometry import resnet_macs
     return resnet_macs(backbone.depth) / 1e9
 
 

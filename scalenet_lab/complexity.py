@@ -1,5 +1,5 @@
 """Multiply-accumulates and parameters, counted by ``mmengine.analysis`` on the built model (the one place that sets
-up its ``FlopAnalyzer``); :mod:`mmdet_scalenet.geometry` computes the same for ScaleNet analytically."""
+up its ``FlopAnalyzer``); :mod:`mmdet_scalenet.costs` computes the same for ScaleNet analytically."""
 from dataclasses import dataclass
 from typing import Dict
 

@@ -11,7 +11,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from ..utils.fileio import write_atomically
+from mmdet_scalenet.utils.fileio import write_atomically
 
 __all__ = ['draw_detections', 'load_predictions']
 

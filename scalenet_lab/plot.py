@@ -6,9 +6,9 @@ Drawn with matplotlib's object API on an Agg canvas (no pyplot, no global backen
 import os
 from typing import Optional, Sequence, Union
 
-from ..geometry import structure_macs
-from ..structure import Structure
-from ..utils.fileio import check_writable, write_atomically
+from mmdet_scalenet.costs import structure_macs
+from mmdet_scalenet.structure import Structure
+from mmdet_scalenet.utils.fileio import check_writable, write_atomically
 
 __all__ = ['FORMATS', 'plot_structures']
 

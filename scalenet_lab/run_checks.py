@@ -72,7 +72,7 @@ DOWNLOAD_ADVICE = {
 #: For a run without downloads.
 NO_DOWNLOAD_HINT = {
     'CocoDataset': DEMO_HINT,
-    'ImageNet': 'For a run without downloads: mmdet_scalenet.datasets.make_synthetic_classification writes a small '
+    'ImageNet': 'For a run without downloads: scalenet_lab.datasets.make_synthetic_classification writes a small '
                 'data set in this layout (README, "Classification").',
     'CityscapesDataset': 'For a run without downloads, see README, "Semantic segmentation" (synthetic data).',
     'ADE20KDataset': 'For a run without downloads, see README, "Semantic segmentation" (synthetic data).',

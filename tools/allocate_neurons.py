@@ -13,13 +13,10 @@ Examples::
         -o scalenet50_3.8.json --export-weights scalenet50_3.8_init.pth
 """
 import argparse
-import os
-import pickle
 import sys
 
 from mmdet_scalenet.allocation import (
     MODES,
-    AllocationError,
     allocate,
     export_kept_weights,
     format_allocation,
@@ -27,8 +24,8 @@ from mmdet_scalenet.allocation import (
     save_allocation,
 )
 from mmdet_scalenet.geometry import SCALE_FACTORS, STAGE_BLOCKS
-from mmdet_scalenet.structure import StructureError
-from mmdet_scalenet.utils.checkpoint import CheckpointMismatchError, read_state_dict
+from mmdet_scalenet.utils.checkpoint import read_state_dict
+from scalenet_lab.cli import check_outputs, user_errors
 
 
 def parse_args(argv=None):
@@ -56,16 +53,15 @@ def parse_args(argv=None):
     parser.add_argument('--export-weights', metavar='PATH',
                         help='also write the seed\'s weights cut down to the kept neurons (same key layout as '
                         'the checkpoint, other keys unchanged)')
-    parser.add_argument('--overwrite', action='store_true', help='replace existing output files')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace existing output files (never the checkpoint read)')
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        for path in (args.out, args.export_weights):
-            if path and os.path.exists(path) and not args.overwrite:
-                raise FileExistsError(f'{path}: exists; pass --overwrite to replace it')
+    with user_errors('tools/allocate_neurons.py'):
+        check_outputs([args.out, args.export_weights], args.overwrite, inputs=[args.checkpoint])
         state = read_state_dict(args.checkpoint)
         gammas = read_branch_gammas(state, depth=args.depth, scale_factors=args.scale_factors, prefix=args.prefix,
                                     norm_name=args.norm_name, source=args.checkpoint)
@@ -73,10 +69,6 @@ def main(argv=None) -> int:
         weights = export_kept_weights(state, allocation) if args.export_weights else None
         save_allocation(allocation, args.out, layout=args.format, overwrite=args.overwrite, weights=weights,
                         weights_path=args.export_weights)
-    except (AllocationError, StructureError, CheckpointMismatchError, FileNotFoundError, FileExistsError,
-            pickle.UnpicklingError, ValueError) as error:
-        print(f'error: {error}', file=sys.stderr)
-        return 1
     print(format_allocation(allocation))
     print(f'wrote {args.out} ({args.format})' + (f' and {args.export_weights}' if args.export_weights else ''))
     return 0

@@ -17,22 +17,22 @@ import os
 import sys
 import time
 
-import demo
-
 from mmdet_scalenet.allocation import MODES
+from scalenet_lab import demo
+from scalenet_lab.cli import user_errors
 
 SEED_CONFIG = os.path.join(demo.ROOT, 'configs', 'allocation', 'faster-rcnn_scalenet50-seed_fpn_synthetic-shapes.py')
 TAG = 'allocation'
 run = functools.partial(demo.run, tag=TAG)
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     demo.add_demo_args(parser, 'allocation')
     parser.add_argument('--mode', default='block-flops', choices=MODES)
     parser.add_argument('--budget', type=float,
                         help='tools/allocate_neurons.py --budget (required with --mode network-flops)')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     # checked here, not only by tools/allocate_neurons.py after the seed detector's training
     if args.mode == 'network-flops' and args.budget is None:
         parser.error('--mode network-flops needs --budget (the target GMACs at 224x224, e.g. 3.8)')
@@ -40,7 +40,8 @@ def main():
         parser.error(f'--budget: expected a finite number > 0, got {args.budget:g}')
     start = time.time()
 
-    data = demo.make_data(args.data_root, args.num_train, args.num_val, tag=TAG)
+    with user_errors('tools/allocation_demo.py'):
+        data = demo.make_data(args.data_root, args.num_train, args.num_val, tag=TAG)
     options = ['--cfg-options', *args.cfg_options] if args.cfg_options else []
 
     seed_dir = os.path.join(args.work_dir, 'seed')
@@ -66,7 +67,7 @@ def main():
     seed_metrics = demo.evaluate(SEED_CONFIG, seed_dir, args.data_root, options, tag=TAG)
     allocated_metrics = demo.evaluate(SEED_CONFIG, allocated_dir, args.data_root, allocated_options, tag=TAG)
 
-    from mmdet_scalenet.geometry import structure_macs
+    from mmdet_scalenet.costs import structure_macs
     from mmdet_scalenet.structure import load_structure
     minutes = (time.time() - start) / 60
     print(f'\n[{TAG}] done in {minutes:.1f} minutes. Backbone GMACs at 224x224 (convs + 1000-way fc) and COCO bbox '

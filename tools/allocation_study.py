@@ -2,12 +2,13 @@
 
 Trains a seed ScaleNet-50 classifier on each of two synthetic regimes (small objects / large objects), allocates
 each at the same GMACs, and retrains five networks per regime with several random seeds; writes
-docs/allocation_study.md and its pictures. See mmdet_scalenet/analysis/allocation_study.py for the design.
+docs/allocation_study.md and its pictures. See scalenet_lab/allocation_study.py for the design.
 
-    python tools/allocation_study.py                  # 84 minutes from scratch (measured), seconds from the cache
-    python tools/allocation_study.py --seeds 0 1 2 3  # one more seed: only the new runs train
+    python tools/allocation_study.py --overwrite  # 84 minutes from scratch (measured), seconds from the cache
+    python tools/allocation_study.py --overwrite --seeds 0 1 2 3  # one more seed: only the new runs train
 
-Every run is cached under --work-dir: a re-run skips finished runs and resumes an interrupted one.
+Every run is cached under --work-dir: a re-run skips finished runs and resumes an interrupted one. An existing
+report is replaced only with --overwrite (checked before any training; its pictures go with it).
 """
 import argparse
 import os
@@ -15,13 +16,14 @@ import sys
 
 import torch
 
-from mmdet_scalenet.engine.argtypes import int_at_least, non_negative_float
+from scalenet_lab.argtypes import int_at_least, non_negative_float
+from scalenet_lab.cli import check_outputs, user_errors
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 
 
 def main(argv=None):
-    from mmdet_scalenet.analysis.allocation_study import StudySettings, run_study, save_result, write_report
+    from scalenet_lab.allocation_study import StudySettings, run_study, save_result, write_report
     defaults = StudySettings(work_dir='')
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--work-dir', default=os.path.join(ROOT, 'work_dirs', 'allocation_study'),
@@ -29,6 +31,7 @@ def main(argv=None):
     parser.add_argument('--report', default=os.path.join(ROOT, 'docs', 'allocation_study.md'),
                         help='the Markdown report (default: docs/allocation_study.md)')
     parser.add_argument('--images', default=None, help='where the pictures go (default: images/ beside the report)')
+    parser.add_argument('--overwrite', action='store_true', help='replace an existing report and its pictures')
     parser.add_argument('--image-size', type=int_at_least(32), default=defaults.image_size)
     parser.add_argument('--num-train', type=int_at_least(4), default=defaults.num_train,
                         help='training images per regime')
@@ -54,10 +57,14 @@ def main(argv=None):
         work_dir=os.path.abspath(args.work_dir), image_size=args.image_size, num_train=args.num_train,
         num_val=args.num_val, seeds=tuple(args.seeds), seed_epochs=args.seed_epochs, epochs=args.epochs,
         batch_size=args.batch_size, sparsity=args.sparsity, gamma_lr_mult=args.gamma_lr_mult)
-    result = run_study(settings, log=lambda line: print(line, flush=True))
     images = args.images or os.path.join(os.path.dirname(os.path.abspath(args.report)), 'images')
-    write_report(result, args.report, images)
-    save_result(result, os.path.join(settings.work_dir, 'study.json'))
+    with user_errors('tools/allocation_study.py'):
+        check_outputs([args.report], args.overwrite)
+        if os.path.exists(images) and not os.path.isdir(images):
+            raise NotADirectoryError(f'--images {images}: exists and is not a folder')
+        result = run_study(settings, log=lambda line: print(line, flush=True))
+        write_report(result, args.report, images)
+        save_result(result, os.path.join(settings.work_dir, 'study.json'))
     print(f'[study] {len(result.runs)} retrainings; report {args.report}, pictures in {images}; '
           f'{result.seconds / 60:.1f} minutes')
     return 0

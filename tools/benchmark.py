@@ -1,5 +1,4 @@
-"""Benchmark ScaleNet against mmdet's ResNet of the same depth (see mmdet_scalenet/benchmark.py and
-docs/benchmark.md).
+"""Benchmark ScaleNet against mmdet's ResNet of the same depth (see scalenet_lab/benchmark/ and docs/benchmark.md).
 
 Backbones, CPU, 2 threads, batch 1, at 224x224 and 800x1216:
     python tools/benchmark.py --threads 2 --sizes 224x224 800x1216
@@ -14,7 +13,7 @@ import sys
 
 
 def parse_args(argv=None):
-    # OpenMP reads its wait policy when torch loads, and importing mmdet_scalenet (argtypes) loads torch: so the
+    # OpenMP reads its wait policy when torch loads, and importing scalenet_lab (argtypes) loads torch: so the
     # policy is read and applied first.
     omp = argparse.ArgumentParser(add_help=False)
     omp.add_argument('--omp-wait-policy', default='PASSIVE', choices=('PASSIVE', 'ACTIVE', 'default'),
@@ -25,7 +24,7 @@ def parse_args(argv=None):
     policy = omp.parse_known_args(argv)[0].omp_wait_policy
     if policy != 'default' and 'torch' not in sys.modules:
         os.environ.setdefault('OMP_WAIT_POLICY', policy)
-    from mmdet_scalenet.engine.argtypes import int_at_least, parse_size
+    from scalenet_lab.argtypes import int_at_least, parse_size
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                                      parents=[omp])
     parser.add_argument('--depth', type=int, default=50, choices=(50, 101, 152))
@@ -40,37 +39,47 @@ def parse_args(argv=None):
     parser.add_argument('--batch', type=int_at_least(1), default=1, help='inference batch size')
     parser.add_argument('--train-batch', type=int_at_least(1), default=2, help='training-step batch size')
     parser.add_argument('--threads', type=int_at_least(1), help='torch.set_num_threads (default: torch\'s choice)')
-    parser.add_argument('--device', default='cpu', help="'cpu' or 'cuda' (synchronised, GPU memory reported)")
+    parser.add_argument('--device', default='cpu',
+                        help="'cpu', 'cuda' or 'cuda:N' (synchronised, GPU memory reported)")
     parser.add_argument('--repeats', type=int_at_least(1), default=10)
     parser.add_argument('--warmup', type=int_at_least(0), default=2)
     parser.add_argument('--channels-last', action='store_true', help='both networks in channels-last layout')
     parser.add_argument('--no-fast-path', action='store_true', help='skip the fused (fast-path) inference rows')
     parser.add_argument('--no-train', action='store_true', help='skip the training step and memory')
-    parser.add_argument('--out', help='also write the report to this file')
+    parser.add_argument('--out', help='also write the report to this file (its folder must exist)')
+    parser.add_argument('--overwrite', action='store_true', help='replace an existing --out file')
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    from mmdet_scalenet import StructureError
-    from mmdet_scalenet.analysis.benchmark import BenchmarkSettings, format_report, run_benchmark
+    from mmdet_scalenet.utils.fileio import write_atomically
+    from scalenet_lab.benchmark import BenchmarkSettings, check_settings, format_report, run_benchmark
+    from scalenet_lab.cli import check_outputs, user_errors
     settings = BenchmarkSettings(
         depth=args.depth, structure=args.structure, detector=args.detector or args.config is not None,
         config=args.config, sizes=args.sizes, train_size=args.train_size, batch=args.batch,
         train_batch=args.train_batch, threads=args.threads, device=args.device, repeats=args.repeats,
         warmup=args.warmup, channels_last=args.channels_last, fast_path=not args.no_fast_path,
         train=not args.no_train)
-    try:
-        result = run_benchmark(settings, log=lambda line: print(line, file=sys.stderr, flush=True))
-    except StructureError as e:
-        sys.exit(f'error: {e}')
+    with user_errors('tools/benchmark.py'):  # before any measurement
+        check_outputs([args.out], args.overwrite, inputs=[args.config])
+        check_settings(settings)
+    result = run_benchmark(settings, log=lambda line: print(line, file=sys.stderr, flush=True))
     report = format_report(result)
     print(report)
     if args.out:
-        with open(args.out, 'w', encoding='utf-8') as f:
-            f.write(f'command: python tools/benchmark.py {" ".join(argv if argv is not None else sys.argv[1:])}\n\n')
-            f.write(report + '\n')
+        command = f'python tools/benchmark.py {" ".join(argv if argv is not None else sys.argv[1:])}'
+        with user_errors('tools/benchmark.py'):
+            write_atomically(args.out, lambda tmp: _write_text(tmp, f'command: {command}\n\n{report}\n'),
+                             overwrite=args.overwrite)
+    return 0
+
+
+def _write_text(path, text):
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(text)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

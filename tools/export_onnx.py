@@ -5,78 +5,48 @@
 
 The graph is the exact fast path (BatchNorms folded); nearest-or-bilinear upsampling is chosen in the graph from
 the runtime sizes, so one file serves every input of at least the minimum side it prints (see
-mmdet_scalenet/export.py). Needs `onnx`, `onnxscript` and, for --check, `onnxruntime`.
+mmdet_scalenet/deploy/onnx.py). The file is written atomically; an existing file only with --overwrite. Needs
+`onnx`, `onnxscript` and, for --check, `onnxruntime`.
 """
 import argparse
 import sys
 
 
 def parse_args(argv=None):
-    from mmdet_scalenet.engine.argtypes import parse_size
+    from scalenet_lab.argtypes import int_at_least, non_negative_float, parse_size
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('out', help='the .onnx file to write')
+    parser.add_argument('--overwrite', action='store_true', help='replace an existing file')
     parser.add_argument('--depth', type=int, default=50, choices=(50, 101, 152))
     parser.add_argument('--structure', help='structure name or file (default: that of --depth)')
     parser.add_argument('--config', help="take the backbone from this config's model.backbone (a ScaleNet)")
     parser.add_argument('--checkpoint', help='weights: the authors\' ImageNet file, or a detector checkpoint '
                         '(its backbone.* keys are used)')
-    parser.add_argument('--max-size', type=int, default=4096, help='largest input side the graph accepts')
+    parser.add_argument('--max-size', type=int_at_least(32), default=4096,
+                        help='largest input side the graph accepts')
     parser.add_argument('--check', type=parse_size, nargs='*', default=[(224, 224), (257, 319)],
                         help='compare onnxruntime with PyTorch at these sizes (none: skip)')
-    parser.add_argument('--tolerance', type=float, default=1e-4, help='max error relative to max(1, |output|)')
+    parser.add_argument('--tolerance', type=non_negative_float, default=1e-4,
+                        help='max error relative to max(1, |output|)')
     return parser.parse_args(argv)
-
-
-def build_backbone(args):
-    from mmdet.registry import MODELS
-
-    import mmdet_scalenet  # noqa: F401 (registers ScaleNet)
-    if args.config:
-        from mmengine.config import Config
-        cfg = Config.fromfile(args.config).model.backbone
-        if cfg.get('type') != 'ScaleNet':
-            raise SystemExit(f'error: {args.config}: model.backbone is {cfg.get("type")}, not ScaleNet')
-        cfg = dict(cfg, init_cfg=None)
-    else:
-        cfg = dict(type='ScaleNet', depth=args.depth, init_cfg=None)
-        if args.structure:
-            cfg['structure'] = args.structure
-    return MODELS.build(cfg)
-
-
-def load_weights(model, checkpoint):
-    from mmdet_scalenet.utils.checkpoint import read_state_dict
-    if checkpoint:
-        state = read_state_dict(checkpoint)
-        if any(key.startswith('backbone.') for key in state):
-            cfg_init = dict(type='Pretrained', checkpoint=checkpoint, prefix='backbone.')
-        else:
-            cfg_init = dict(type='Pretrained', checkpoint=checkpoint)
-        model.init_cfg = cfg_init
-        model.init_weights()
-    else:
-        print('no --checkpoint: exporting random (PyTorch default) weights')
-    return model.eval()
 
 
 def main(argv=None):
     args = parse_args(argv)
-    from mmdet_scalenet import StructureError
-    from mmdet_scalenet.deploy import check_onnx, export_onnx, min_input_size
-    try:
-        model = build_backbone(args)
-    except StructureError as e:
-        sys.exit(f'error: {e}')
-    low = min_input_size(model.structure, model.num_stages, model.strides)
-    if args.max_size < low:
-        sys.exit(f'error: --max-size {args.max_size} is below the minimum input size {low} of {model.structure.name}')
-    outside = [f'{h}x{w}' for h, w in args.check if min(h, w) < low or max(h, w) > args.max_size]
-    if outside:
-        sys.exit(f'error: --check {" ".join(outside)}: each side must be in {low}..{args.max_size} (the minimum '
-                 f'input size of {model.structure.name} is {low}, --max-size {args.max_size})')
-    model = load_weights(model, args.checkpoint)
+    from mmdet_scalenet.deploy import check_onnx, export_onnx
+    from scalenet_lab.cli import check_outputs, user_errors
+    from scalenet_lab.export import build_scalenet, check_sizes, load_backbone_weights
+    with user_errors('tools/export_onnx.py'):
+        check_outputs([args.out], args.overwrite, inputs=[args.checkpoint, args.config])
+        model = build_scalenet(args.config, args.depth, args.structure)
+        low = check_sizes(model, args.max_size, args.check)
+        if args.checkpoint:
+            model = load_backbone_weights(model, args.checkpoint)
+        else:
+            print('no --checkpoint: exporting random (PyTorch default) weights')
+            model.eval()
     print(f'exporting {model.structure.name} (inputs {low}..{args.max_size} per side, dynamic batch) to {args.out}')
-    export_onnx(model, args.out, max_size=args.max_size)
+    export_onnx(model, args.out, max_size=args.max_size, overwrite=args.overwrite)
     failed = False
     for shape, errors in zip(args.check, check_onnx(args.out, model, args.check) if args.check else []):
         worst = max(errors.values())

@@ -12,8 +12,9 @@ import argparse
 import os
 import sys
 
-from mmdet_scalenet.analysis.plot import plot_structures
-from mmdet_scalenet.structure import BUILTIN_STRUCTURES, StructureError, load_structure
+from mmdet_scalenet.structure import BUILTIN_STRUCTURES, load_structure
+from scalenet_lab.cli import check_outputs, user_errors
+from scalenet_lab.plot import plot_structures
 
 
 def parse_args(argv=None):
@@ -38,19 +39,18 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
+    with user_errors('tools/plot_structure.py'):
         if args.builtins is not None:
-            for name in BUILTIN_STRUCTURES:
-                path = os.path.join(args.builtins, f'{name}.png')
+            paths = [os.path.join(args.builtins, f'{name}.png') for name in BUILTIN_STRUCTURES]
+            check_outputs(paths, args.overwrite)  # all of them before the first is drawn
+            for name, path in zip(BUILTIN_STRUCTURES, paths):
                 plot_structures([load_structure(name)], path, overwrite=args.overwrite)
                 print(f'wrote {path}')
         else:
+            check_outputs([args.out], args.overwrite, inputs=args.structures)
             structures = [load_structure(s) for s in args.structures]
             plot_structures(structures, args.out, titles=args.titles, overwrite=args.overwrite)
             print(f'wrote {args.out}')
-    except (StructureError, FileNotFoundError, FileExistsError, ValueError) as error:
-        print(f'error: {error}', file=sys.stderr)
-        return 1
     return 0
 
 

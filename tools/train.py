@@ -3,25 +3,18 @@ and CPU support.
 
 Same flags and behaviour as mmdet's script, for the three toolboxes (the config's ``default_scope`` says which).
 In addition: ``--data-root`` moves every data path of the config; a missing data set or missing pretrained weights
-stop the run at once with what to do; without CUDA, distributed runs use gloo, and ``--amp`` says that it needs a
-GPU.
+stop the run at once with what to do (exit status 2); without CUDA, distributed runs use gloo, and ``--amp`` says
+that it needs a GPU. What the flags do is in scalenet_lab/run_options.py.
 """
 import argparse
-import os.path as osp
 import sys
 
-from mmdet_scalenet.engine import (
-    RunSetupError,
-    check_amp,
-    check_data,
-    check_pretrained,
-    cli,
-    set_data_root,
-    setup_cpu_distributed,
-)
+from mmdet_scalenet.engine import setup_cpu_distributed, shutdown_distributed
+from scalenet_lab import cli
+from scalenet_lab.run_options import configure_train
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Train a model (mmdet, mmpretrain or mmseg config)')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
@@ -32,44 +25,18 @@ def parse_args():
                         help='If specify checkpoint path, resume from it, while if not specify, try to auto resume '
                         'from the latest checkpoint in the work directory.')
     cli.add_common_args(parser)
-    return cli.parse_args(parser)
+    return cli.parse_args(parser, argv)
 
 
-def main():
-    args = parse_args()
-    try:
+def main(argv=None):
+    args = parse_args(argv)
+    with cli.user_errors('tools/train.py'):
         cfg = cli.load_config(args)
-        if args.data_root:
-            set_data_root(cfg, args.data_root)
-        if args.amp:
-            check_amp()
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.loss_scale = 'dynamic'
-        if args.auto_scale_lr:
-            # mmdet's configs say enable=False, mmpretrain's only give the base batch size
-            if 'auto_scale_lr' in cfg and 'base_batch_size' in cfg.auto_scale_lr:
-                cfg.auto_scale_lr.enable = True
-            else:
-                raise RunSetupError('--auto-scale-lr: the config has no "auto_scale_lr.base_batch_size" (the batch '
-                                    'size its learning rate is for), so the learning rate cannot be scaled.')
-        if args.resume == 'auto':
-            cfg.resume = True
-            cfg.load_from = None
-        elif args.resume is not None:
-            if not osp.isfile(args.resume):
-                raise RunSetupError(f'--resume {args.resume}: checkpoint file not found')
-            cfg.resume = True
-            cfg.load_from = args.resume
-        check_data(cfg, ['train_dataloader', 'val_dataloader'] if cfg.get('val_cfg') else ['train_dataloader'])
-        if not cfg.get('resume') and not cfg.get('load_from'):
-            check_pretrained(cfg)
-    except RunSetupError as e:
-        sys.exit(f'tools/train.py: {e}')
+        configure_train(cfg, args)
     setup_cpu_distributed(cfg, args.launcher)
-
-    runner = cli.build_runner(cfg)
-    runner.train()
+    cli.build_runner(cfg).train()
+    shutdown_distributed()  # the Runner is gone: the process group can go too
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -16,7 +16,7 @@ import torch
 
 from ..geometry import block_specs
 from ..structure import save_structure
-from ..utils.fileio import check_writable, temp_beside
+from ..utils.fileio import check_writable, same_file, temp_beside
 from .errors import AllocationError
 from .select import Allocation
 
@@ -120,22 +120,24 @@ def save_allocation(allocation: Allocation, path: PathLike, layout: str = 'schem
     """Write the allocated structure (``layout`` ``'schema'`` or ``'authors'``, validated by
     :func:`~mmdet_scalenet.structure.save_structure`) and, if given, the exported ``weights``.
 
-    Both targets are checked before anything is written; the weights are renamed into place only after the
-    structure file was written, so a failure leaves neither a partial file nor weights without their structure.
+    Both targets are checked before anything is written, and neither may be the seed checkpoint
+    (``allocation.source``), even with ``overwrite``; the weights are renamed into place only after the structure
+    file was written, so a failure leaves neither a partial file nor weights without their structure.
     """
     path = os.fspath(path)
     if (weights is None) != (weights_path is None):
         raise ValueError('weights and weights_path go together: give both or neither')
     if layout not in ('schema', 'authors'):
         raise ValueError(f'layout must be "schema" or "authors", got {layout!r}')
-    check_writable(path, overwrite)
+    seed = [allocation.source] if os.path.isfile(allocation.source) else []
+    check_writable(path, overwrite, inputs=seed)
     if weights_path is None:
         save_structure(allocation.structure, path, layout=layout, overwrite=overwrite)
         return
     weights_path = os.fspath(weights_path)
-    if os.path.abspath(weights_path) == os.path.abspath(path):
+    if same_file(weights_path, path):
         raise ValueError(f'{path}: the structure and the weights need different files')
-    check_writable(weights_path, overwrite)
+    check_writable(weights_path, overwrite, inputs=seed)
     tmp = _save_to_temp({'state_dict': OrderedDict(weights), 'meta': allocation_meta(allocation)}, weights_path)
     try:
         save_structure(allocation.structure, path, layout=layout, overwrite=overwrite)

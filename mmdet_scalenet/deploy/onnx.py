@@ -19,6 +19,7 @@ import torch
 import torch.nn as nn
 
 from ..structure import Structure
+from ..utils.fileio import check_writable, write_atomically
 from .fuse import fuse_scalenet
 
 __all__ = ['check_onnx', 'export_onnx', 'min_input_size']
@@ -51,13 +52,17 @@ def min_input_size(structure: Structure, num_stages: int = 4, strides: Optional[
 
 
 def export_onnx(model: nn.Module, path: str, max_size: int = 4096, opset: Optional[int] = None,
-                verbose: bool = False) -> str:
+                verbose: bool = False, overwrite: bool = False) -> str:
     """Export ScaleNet ``model`` (eval-mode semantics, BatchNorms folded) to ``path`` with a dynamic batch, height
     and width (each side from :func:`min_input_size` to ``max_size``). Returns ``path``.
 
     Outputs are named ``stage{i}`` for the model's ``out_indices``; metadata ``min_input_size`` holds the minimum.
+    ``path`` is checked before the export (an existing file is an error unless ``overwrite``; its directory must
+    exist) and written atomically, so an interrupted export leaves no partial file.
     """
     import onnx
+    path = os.fspath(path)
+    check_writable(path, overwrite)
     fused = fuse_scalenet(model, channels_last=False, merge_shortcut=False).cpu().float()
     low = min_input_size(model.structure, model.num_stages, model.strides)
     height = torch.export.Dim('height', min=low, max=max_size)
@@ -72,9 +77,7 @@ def export_onnx(model: nn.Module, path: str, max_size: int = 4096, opset: Option
     proto = program.model_proto
     entry = proto.metadata_props.add()
     entry.key, entry.value = 'min_input_size', str(low)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    onnx.save_model(proto, path)
+    write_atomically(path, lambda tmp: onnx.save_model(proto, tmp), overwrite=overwrite)
     return path
 
 

@@ -4,9 +4,9 @@ backbone, or a whole detector whose backbone type is swapped), their inference v
 Inference variants (``eval()``, no grad):
 
 * ``plain``: the model as ``tools/test.py`` runs it;
-* ``fast``: the deployment path of each: ``ScaleNet.fuse()`` (BatchNorms folded, fused oneDNN convs, channels-last;
-  in a detector :func:`~mmdet_scalenet.deploy.fuse_model`, as ``tools/test.py --fuse``) and, for ResNet and a
-  detector's other modules, mmcv's ``fuse_conv_bn``;
+* ``fast``: the deployment path of each: ``fuse_scalenet(backbone)`` (BatchNorms folded, fused oneDNN convs,
+  channels-last; in a detector :func:`~mmdet_scalenet.deploy.fuse_model`, as ``tools/test.py --fuse``) and, for
+  ResNet and a detector's other modules, mmcv's ``fuse_conv_bn``;
 * ``fast-cl``: ResNet fused *and* channels-last, the same generic optimisations as ScaleNet's fast path (backbones
   only: in a detector, mmcv 2.1's CPU ``roi_align`` reads channels-last features as NCHW, wrong values).
 
@@ -22,8 +22,8 @@ from typing import Callable, Dict, Optional, Tuple
 import torch
 import torch.nn as nn
 
-__all__ = ['DEFAULT_DETECTOR_CONFIG', 'build_pair', 'detector_batch', 'inference_variant', 'resolve_config',
-           'train_step']
+__all__ = ['DEFAULT_DETECTOR_CONFIG', 'build_pair', 'detector_batch', 'detector_config', 'inference_variant',
+           'resolve_config', 'train_step']
 
 #: mmdet's Faster R-CNN FPN, the detector-level comparison when no config is given.
 DEFAULT_DETECTOR_CONFIG = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
@@ -34,8 +34,11 @@ NUM_PROPOSALS = 1000
 
 
 def resolve_config(path: str) -> str:
-    """``'mmdet::faster_rcnn/x.py'`` -> the file inside the installed package's ``.mim/configs``."""
+    """``'mmdet::faster_rcnn/x.py'`` -> the file inside the installed package's ``.mim/configs``; a plain path
+    stays as it is. Either must exist (``FileNotFoundError``)."""
     if '::' not in path:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f'{path}: config file not found')
         return path
     package, relative = path.split('::', 1)
     root = os.path.dirname(importlib.import_module(package).__file__)
@@ -43,6 +46,18 @@ def resolve_config(path: str) -> str:
     if not os.path.isfile(resolved):
         raise FileNotFoundError(f'{path}: no such config in {package} ({resolved})')
     return resolved
+
+
+def detector_config(config: Optional[str] = None):
+    """The detector config the pair is built from (default :data:`DEFAULT_DETECTOR_CONFIG`), checked: its
+    backbone must be ScaleNet or ResNet, so that swapping the type compares the two (``ValueError``)."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(resolve_config(config or DEFAULT_DETECTOR_CONFIG))
+    backbone = cfg.get('model', {}).get('backbone')
+    kind = backbone.get('type') if isinstance(backbone, dict) else None
+    if kind not in ('ScaleNet', 'ResNet'):
+        raise ValueError(f'{config}: the backbone must be ScaleNet or ResNet to compare the two, got {kind}')
+    return cfg
 
 
 def _backbone_pair(base: dict, depth: Optional[int], structure: Optional[str]) -> Tuple[dict, dict]:
@@ -63,7 +78,6 @@ def build_pair(detector: bool, config: Optional[str] = None, depth: Optional[int
     eval) or two detectors of ``config`` (default :data:`DEFAULT_DETECTOR_CONFIG`) that differ only in the backbone
     type. No pretrained weights are loaded."""
     from mmdet.utils import register_all_modules
-    from mmengine.config import Config
     from mmengine.registry import MODELS
 
     import mmdet_scalenet  # noqa: F401 (registers ScaleNet)
@@ -71,11 +85,8 @@ def build_pair(detector: bool, config: Optional[str] = None, depth: Optional[int
     if not detector:
         scalenet, resnet = _backbone_pair(dict(norm_eval=True), depth or 50, structure)
         return {'ScaleNet': MODELS.build(scalenet), 'ResNet': MODELS.build(resnet)}
-    cfg = Config.fromfile(resolve_config(config or DEFAULT_DETECTOR_CONFIG))
+    cfg = detector_config(config)
     base = cfg.model.backbone
-    if base.get('type') not in ('ScaleNet', 'ResNet'):
-        raise ValueError(f'{config}: the backbone must be ScaleNet or ResNet to compare the two, '
-                         f'got {base.get("type")}')
     models = {}
     for name, backbone in zip(('ScaleNet', 'ResNet'), _backbone_pair(base, depth, structure)):
         model_cfg = copy.deepcopy(cfg.model)
@@ -95,12 +106,12 @@ def inference_variant(name: str, model: nn.Module, variant: str, detector: bool)
     ``'fast-cl'`` (see the module docstring)."""
     from mmcv.cnn import fuse_conv_bn
 
-    from ...deploy.fuse_model import fuse_model
+    from mmdet_scalenet.deploy import fuse_model, fuse_scalenet
     model = _eval(copy.deepcopy(model))
     if variant == 'plain':
         return model
     if name == 'ScaleNet':
-        model = fuse_model(model) if detector else model.fuse()
+        model = fuse_model(model) if detector else fuse_scalenet(model)
     model = fuse_conv_bn(model)
     if variant == 'fast-cl':
         model = model.to(memory_format=torch.channels_last)

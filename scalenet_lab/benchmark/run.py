@@ -4,11 +4,24 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
+from mmdet_scalenet.structure import load_structure
+
 from ..complexity import count_macs
-from .models import build_pair, detector_batch, fixed_proposals, inference, inference_variant, train_step
+from .models import (
+    build_pair,
+    detector_batch,
+    detector_config,
+    fixed_proposals,
+    inference,
+    inference_variant,
+    train_step,
+)
 from .timing import Timing, dense_conv_gmacs, interleaved, peak_train_memory, ratio_stats
 
-__all__ = ['BenchmarkResult', 'BenchmarkSettings', 'InferenceResult', 'TrainResult', 'run_benchmark']
+__all__ = [
+    'BenchmarkResult', 'BenchmarkSettings', 'InferenceResult', 'TrainResult', 'check_device', 'check_settings',
+    'run_benchmark'
+]
 
 Size = Tuple[int, int]
 
@@ -75,8 +88,43 @@ class BenchmarkResult:
     train: Optional[TrainResult] = None
 
 
+def check_device(name: str) -> torch.device:
+    """``name`` as a device of this machine: ``'cpu'``, or ``'cuda'`` / ``'cuda:N'`` when that GPU exists.
+
+    Raises:
+        ValueError: another device type, or no such GPU here.
+    """
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ('cpu', 'cuda'):
+        raise ValueError(f"device {name!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+    if device.type == 'cuda':
+        if not torch.cuda.is_available():
+            raise ValueError(f'device {name!r}: no CUDA GPU is available here (torch.cuda.is_available() is '
+                             'False); use cpu')
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise ValueError(f'device {name!r}: this machine has {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}')
+    return device
+
+
+def check_settings(settings: BenchmarkSettings) -> None:
+    """What can fail before any model is built: the device (:func:`check_device`), the structure, the detector
+    config (:func:`~.models.detector_config`). Raises their errors (``ValueError``, ``StructureError``,
+    ``FileNotFoundError``)."""
+    check_device(settings.device)
+    if settings.structure is not None:
+        load_structure(settings.structure)
+    if settings.compares_detectors:
+        detector_config(settings.config)
+
+
 def run_benchmark(settings: BenchmarkSettings, log: Callable[[str], None] = print) -> BenchmarkResult:
-    """Build the pair (:func:`~.models.build_pair`) and time inference at each size and a training step."""
+    """Check the settings (:func:`check_settings`), build the pair (:func:`~.models.build_pair`) and time
+    inference at each size and a training step."""
+    check_settings(settings)
     if settings.threads is not None:
         torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)

@@ -18,7 +18,8 @@ from typing import Dict, Sequence, Tuple
 
 import numpy as np
 
-from ..utils.fileio import write_folder_atomically
+from mmdet_scalenet.utils.fileio import write_folder_atomically
+
 from .drawing import background, check_int, contrasting_color, shape_mask, write_png
 
 __all__ = ['CLASSES', 'MARKER', 'make_synthetic_classification']
@@ -76,7 +77,7 @@ def make_synthetic_classification(out_dir: str, num_train: int = 64, num_val: in
                 lines.append(f'{relative} {label}\n')
             with open(os.path.join(root, 'meta', f'{split}.txt'), 'w') as f:
                 f.writelines(lines)
-        return dict(generator='mmdet_scalenet.datasets.make_synthetic_classification', num_train=num_train,
+        return dict(generator='scalenet_lab.datasets.make_synthetic_classification', num_train=num_train,
                     num_val=num_val, image_size=image_size, seed=seed, object_size=list(object_size),
                     classes=list(CLASSES))
 

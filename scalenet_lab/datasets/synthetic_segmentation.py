@@ -17,7 +17,8 @@ from typing import Dict
 import cv2
 import numpy as np
 
-from ..utils.fileio import write_folder_atomically
+from mmdet_scalenet.utils.fileio import write_folder_atomically
+
 from .drawing import background, check_int, check_sides, contrasting_color, shape_mask, write_png
 
 __all__ = ['CLASSES', 'IGNORE_INDEX', 'MARKER', 'PALETTE', 'make_synthetic_segmentation']
@@ -78,7 +79,7 @@ def make_synthetic_segmentation(out_dir: str, num_train: int = 16, num_val: int 
                 image, labels = _draw(rng, image_size, max_objects, min_side, max_side)
                 write_png(os.path.join(root, 'img_dir', split, f'{i:06d}.png'), image)
                 write_png(os.path.join(root, 'ann_dir', split, f'{i:06d}.png'), labels)
-        return dict(generator='mmdet_scalenet.datasets.make_synthetic_segmentation', num_train=num_train,
+        return dict(generator='scalenet_lab.datasets.make_synthetic_segmentation', num_train=num_train,
                     num_val=num_val, image_size=image_size, max_objects=max_objects, min_side=min_side,
                     max_side=max_side, seed=seed, classes=list(CLASSES), ignore_index=IGNORE_INDEX)
 

@@ -9,7 +9,8 @@ from typing import Dict, List, Tuple
 import cv2
 import numpy as np
 
-from ..utils.fileio import write_folder_atomically
+from mmdet_scalenet.utils.fileio import write_folder_atomically
+
 from .drawing import background, check_int, check_sides, contrasting_color, shape_mask
 
 __all__ = ['CLASSES', 'MARKER', 'make_synthetic_shapes']
@@ -91,7 +92,7 @@ def make_synthetic_shapes(out_dir: str, num_train: int = 600, num_val: int = 100
         for name, data in (('train', train), ('val', val)):
             with open(os.path.join(root, 'annotations', f'{name}.json'), 'w') as f:
                 json.dump(data, f)
-        return dict(generator='mmdet_scalenet.datasets.make_synthetic_shapes', num_train=num_train, num_val=num_val,
+        return dict(generator='scalenet_lab.datasets.make_synthetic_shapes', num_train=num_train, num_val=num_val,
                     image_size=image_size, max_objects=max_objects, min_side=min_side, max_side=max_side, seed=seed,
                     classes=list(CLASSES))
 

@@ -9,12 +9,19 @@ import torch
 
 from mmdet_scalenet import load_structure
 from mmdet_scalenet.allocation import read_branch_gammas, select_block_flops
-from mmdet_scalenet.geometry import structure_macs
+from mmdet_scalenet.costs import structure_macs
+
+PROG = 'tools/allocate_neurons.py'
 
 
 def run(tool, capsys, *args):
-    code = tool.main([str(a) for a in args])
+    """``(exit status, stdout, stderr)`` of the tool's ``main``: its return value, or the status it exits with."""
+    try:
+        code = tool.main([str(a) for a in args])
+    except SystemExit as exited:
+        code = exited.code
     out, err = capsys.readouterr()
+    assert 'Traceback' not in out + err
     return code, out, err
 
 
@@ -58,7 +65,7 @@ def test_refuses_to_overwrite_unless_told(allocate_tool, capsys, tmp_path, seed5
     out.write_text('keep me')
     args = (seed50_file, '--mode', 'block-flops', '-o', out)
     code, _, stderr = run(allocate_tool, capsys, *args)
-    assert code == 1 and stderr == f'error: {out}: exists; pass --overwrite to replace it\n'
+    assert code == 2 and stderr == f'{PROG}: error: {out}: exists; pass overwrite=True (--overwrite) to replace it\n'
     assert out.read_text() == 'keep me'
     weights = tmp_path / 'w.pth'
     weights.write_text('keep me too')
@@ -66,8 +73,40 @@ def test_refuses_to_overwrite_unless_told(allocate_tool, capsys, tmp_path, seed5
     assert code == 0 and load_structure(str(out)).depth == 50 and (tmp_path / 'new.pth').stat().st_size > 0
     code, _, stderr = run(allocate_tool, capsys, seed50_file, '--mode', 'block-flops', '-o', tmp_path / 'b.json',
                           '--export-weights', weights)
-    assert code == 1 and f'{weights}: exists' in stderr and weights.read_text() == 'keep me too'
+    assert code == 2 and f'{weights}: exists' in stderr and weights.read_text() == 'keep me too'
     assert not (tmp_path / 'b.json').exists()
+
+
+@pytest.mark.parametrize('option', ['-o', '--export-weights'])
+def test_never_writes_over_the_seed_checkpoint(allocate_tool, capsys, tmp_path, seed50_state, option):
+    seed = tmp_path / 'seed.pth'
+    torch.save(seed50_state, seed)
+    before = seed.read_bytes()
+    (tmp_path / 'link.pth').symlink_to(seed)
+    for target in (seed, tmp_path / 'link.pth', tmp_path / 'sub' / '..' / 'seed.pth'):
+        (tmp_path / 'sub').mkdir(exist_ok=True)
+        outputs = ['-o', target] if option == '-o' else ['-o', tmp_path / 'a.json', '--export-weights', target]
+        code, stdout, stderr = run(allocate_tool, capsys, seed, '--mode', 'block-flops', *outputs, '--overwrite')
+        assert code == 2 and stdout == ''
+        assert stderr == (f'{PROG}: error: {target}: is also an input ({seed}); writing it would destroy that '
+                          'input, so choose another output file\n')
+    assert seed.read_bytes() == before and not (tmp_path / 'a.json').exists()
+
+
+@pytest.mark.parametrize('case', ['directory', 'missing folder', 'same file twice'])
+def test_outputs_that_cannot_be_written_are_refused_before_reading(allocate_tool, capsys, tmp_path, case):
+    checkpoint = tmp_path / 'never_read.pth'  # does not exist: the outputs are checked first
+    if case == 'directory':
+        outputs, expected = ['-o', tmp_path], f'{tmp_path}: is a directory; expected a file name'
+    elif case == 'missing folder':
+        outputs = ['-o', tmp_path / 'no' / 'a.json']
+        expected = f'{tmp_path / "no" / "a.json"}: directory {tmp_path / "no"} does not exist'
+    else:
+        outputs = ['-o', tmp_path / 'a.json', '--export-weights', tmp_path / '.' / 'a.json']
+        expected = f'{tmp_path / "." / "a.json"}: given for two outputs'
+    code, _, stderr = run(allocate_tool, capsys, checkpoint, '--mode', 'block-flops', *outputs)
+    assert code == 2 and stderr.startswith(f'{PROG}: error: {expected}') and stderr.count('\n') == 1, stderr
+    assert sorted(os.listdir(tmp_path)) == []
 
 
 def bad_checkpoint(tmp_path, state):
@@ -108,7 +147,7 @@ def test_bad_input_gets_a_clear_error_and_no_file(allocate_tool, capsys, tmp_pat
     out = tmp_path / 'alloc.json'
     code, stdout, stderr = run(allocate_tool, capsys, checkpoint, *args, '-o', out,
                                '--export-weights', tmp_path / 'w.pth')
-    assert code == 1 and stdout == ''
-    assert stderr.startswith('error: ') and expected in stderr, stderr
+    assert code == 2 and stdout == ''
+    assert stderr.startswith(f'{PROG}: error: ') and expected in stderr, stderr
     assert not out.exists() and not (tmp_path / 'w.pth').exists()
-    assert not [name for name in os.listdir(tmp_path) if name.endswith('.tmp')]
+    assert not [name for name in os.listdir(tmp_path) if '.tmp-' in name]

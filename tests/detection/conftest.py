@@ -1,6 +1,6 @@
 import pytest
 
-from mmdet_scalenet.datasets import make_synthetic_shapes
+from scalenet_lab.datasets import make_synthetic_shapes
 
 
 @pytest.fixture(scope='session')

@@ -5,7 +5,8 @@ import os
 
 import pytest
 
-from mmdet_scalenet.analysis.allocation_study import (
+from mmdet_scalenet.costs import structure_macs
+from scalenet_lab.allocation_study import (
     REGIMES,
     VARIANTS,
     StudySettings,
@@ -15,7 +16,6 @@ from mmdet_scalenet.analysis.allocation_study import (
     scale_shares,
     write_report,
 )
-from mmdet_scalenet.geometry import structure_macs
 
 from ..common import quiet
 

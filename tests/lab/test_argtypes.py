@@ -3,7 +3,7 @@ import argparse
 
 import pytest
 
-from mmdet_scalenet.engine.argtypes import int_at_least, non_negative_float, parse_size
+from scalenet_lab.argtypes import int_at_least, non_negative_float, parse_size
 
 
 def test_parse_size():

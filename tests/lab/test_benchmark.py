@@ -5,8 +5,8 @@ import re
 import pytest
 import torch
 
-from mmdet_scalenet.analysis.benchmark import Timing, ratio_stats, resolve_config
-from mmdet_scalenet.analysis.benchmark.timing import _LiveStorage
+from scalenet_lab.benchmark import Timing, ratio_stats, resolve_config
+from scalenet_lab.benchmark.timing import _LiveStorage
 
 NUMBER = r'(\d+\.\d+) \[(\d+\.\d+)-(\d+\.\d+)\]'
 
@@ -68,10 +68,13 @@ def test_bad_options_are_rejected_by_the_parser(capsys, argv, message, load_tool
     assert message in capsys.readouterr().err
 
 
-def test_unknown_structure_is_an_error_not_a_traceback(load_tool):
-    with pytest.raises(SystemExit) as exited:  # fails building the first model, before any measurement
+def test_unknown_structure_is_an_error_not_a_traceback(load_tool, capsys):
+    with pytest.raises(SystemExit) as exited:  # fails before any model is built
         load_tool('benchmark').main(['--structure', 'nope', '--sizes', '64x64', '--repeats', '1', '--no-train'])
-    assert str(exited.value.code).startswith("error: unknown structure 'nope': expected one of scalenet50")
+    assert exited.value.code == 2
+    out, err = capsys.readouterr()
+    assert err.startswith("tools/benchmark.py: error: unknown structure 'nope': expected one of scalenet50")
+    assert out == '' and '[benchmark]' not in err
 
 
 def test_resolve_config_finds_mmdet_configs():
@@ -99,7 +102,7 @@ def test_ratio_stats_pairs_runs_of_the_same_repeat():
 
 
 def test_detectors_run_identical_work_apart_from_the_backbone():
-    from mmdet_scalenet.analysis.benchmark.models import build_pair, fixed_proposals, inference, inference_variant
+    from scalenet_lab.benchmark.models import build_pair, fixed_proposals, inference, inference_variant
     models = build_pair(detector=True, structure='scalenet50_light')
     assert type(models['ScaleNet'].backbone).__name__ == 'ScaleNet'
     assert type(models['ResNet'].backbone).__name__ == 'ResNet'

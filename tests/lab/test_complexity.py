@@ -2,7 +2,7 @@
 import pytest
 
 from mmdet_scalenet import ScaleNet
-from mmdet_scalenet.analysis import classifier_complexity
+from scalenet_lab import classifier_complexity
 
 # GMACs at 224 (the paper's "FLOPs": 3.8, 29% below ResNet-50, 7.5, 11.2) and the learnable numbers of the authors'
 # released state dicts, fc included.

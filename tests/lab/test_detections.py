@@ -6,7 +6,7 @@ import pytest
 import torch
 from matplotlib.image import imread, imsave
 
-from mmdet_scalenet.analysis.detections import draw_detections, load_predictions
+from scalenet_lab.detections import draw_detections, load_predictions
 
 
 def predictions(tmp_path, count=3):

@@ -6,8 +6,8 @@ from matplotlib.image import imread
 
 from mmdet_scalenet import save_structure
 from mmdet_scalenet.allocation import read_branch_gammas, select_network_flops
-from mmdet_scalenet.analysis.plot import plot_structures
 from mmdet_scalenet.structure import BUILTIN_STRUCTURES, load_structure
+from scalenet_lab.plot import plot_structures
 
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 
@@ -18,8 +18,13 @@ def plot_tool(load_tool):
 
 
 def run(tool, capsys, *args):
-    code = tool.main([str(a) for a in args])
+    """``(exit status, stdout, stderr)`` of the tool's ``main``: its return value, or the status it exits with."""
+    try:
+        code = tool.main([str(a) for a in args])
+    except SystemExit as exited:
+        code = exited.code
     out, err = capsys.readouterr()
+    assert 'Traceback' not in out + err
     return code, out, err
 
 
@@ -54,11 +59,17 @@ def test_an_allocation_before_and_after(plot_tool, capsys, tmp_path, seed50_stat
     assert svg.lstrip().startswith('<?xml') and '<svg' in svg
 
 
-@pytest.mark.parametrize('case', ['format', 'exists', 'unknown', 'titles'])
+@pytest.mark.parametrize('case', ['format', 'exists', 'unknown', 'titles', 'directory', 'missing folder'])
 def test_bad_input_gets_a_clear_error(plot_tool, capsys, tmp_path, case):
     out = tmp_path / 'picture.png'
     args = ['scalenet50', '-o', out]
-    if case == 'format':
+    if case == 'directory':
+        args = ['scalenet50', '-o', tmp_path]
+        expected = f'{tmp_path}: is a directory; expected a file name'
+    elif case == 'missing folder':
+        args = ['scalenet50', '-o', tmp_path / 'no' / 'p.png']
+        expected = f'{tmp_path / "no" / "p.png"}: directory {tmp_path / "no"} does not exist'
+    elif case == 'format':
         args = ['scalenet50', '-o', tmp_path / 'picture.jpg']
         expected = f"{tmp_path / 'picture.jpg'}: unknown picture format 'jpg': expected a file ending in .png, " \
                    '.svg, .pdf'
@@ -72,10 +83,21 @@ def test_bad_input_gets_a_clear_error(plot_tool, capsys, tmp_path, case):
         args += ['--titles', 'a', 'b']
         expected = 'plot_structures: 1 structures but 2 titles'
     code, _, err = run(plot_tool, capsys, *args)
-    assert code == 1 and err.startswith('error: ') and expected in err, err
+    assert code == 2 and err.startswith('tools/plot_structure.py: error: ') and expected in err, err
+    assert err.count('\n') == 1
     assert os.listdir(tmp_path) == (['picture.png'] if case == 'exists' else [])
     if case == 'exists':
         assert out.read_bytes() == b'old'
+
+
+def test_builtins_are_all_checked_before_the_first_is_drawn(plot_tool, capsys, tmp_path):
+    last = f'{list(BUILTIN_STRUCTURES)[-1]}.png'
+    (tmp_path / last).write_bytes(b'old')
+    code, out, err = run(plot_tool, capsys, '--builtins', tmp_path)
+    assert code == 2 and out == '' and f'{last}: exists' in err
+    assert os.listdir(tmp_path) == [last]
+    code, _, err = run(plot_tool, capsys, '--builtins', tmp_path / 'no')
+    assert code == 2 and f'directory {tmp_path / "no"} does not exist' in err
 
 
 def test_arguments_that_do_not_go_together(plot_tool, capsys, tmp_path):

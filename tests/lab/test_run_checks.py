@@ -3,7 +3,7 @@ the evaluators' annotation files."""
 import pytest
 from mmengine.config import Config
 
-from mmdet_scalenet.engine import RunSetupError, check_data, set_data_root
+from scalenet_lab.run_checks import RunSetupError, check_data, set_data_root
 
 
 def coco(root, name):

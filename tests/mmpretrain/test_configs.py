@@ -1,8 +1,6 @@
 """The ImageNet classifier configs: the authors' recipe, ResNet-50 baseline differing only in the backbone, one
 training step each; ScaleNet found from mmpretrain's scope without importing a toolbox."""
 import copy
-import importlib.util
-import os
 import subprocess
 import sys
 
@@ -10,21 +8,13 @@ import pytest
 import torch
 
 from mmdet_scalenet import ScaleNet
-from mmdet_scalenet.engine import RunSetupError, check_data, set_data_root
+from scalenet_lab.run_checks import RunSetupError, check_data, set_data_root
+from scalenet_lab.run_options import use_tta
 
-from ..common import ROOT, python, run_tool
+from ..common import python, run_tool
 from .common import BASELINE, SCALENETS, SEED, build_classifier, config_path, load_config, training_step
 
 ALL = [*SCALENETS, SEED, BASELINE]
-
-
-@pytest.fixture(scope='module')
-def load_test_tool():
-    """tools/test.py as a module."""
-    spec = importlib.util.spec_from_file_location('tools_test', os.path.join(ROOT, 'tools', 'test.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_importing_the_package_imports_no_toolbox():
@@ -113,13 +103,13 @@ def test_a_missing_imagenet_says_what_to_download(tmp_path):
 def test_the_tools_take_mmpretrain_configs(tmp_path):
     out = run_tool([python(), 'tools/train.py', config_path(SEED), '--work-dir', str(tmp_path),
                     '--data-root', str(tmp_path / 'nowhere')])
-    assert out.returncode != 0 and 'tools/train.py: the data set is missing' in out.stderr
+    assert out.returncode == 2 and 'tools/train.py: error: the data set is missing' in out.stderr
     assert 'image-net.org' in out.stderr
 
 
-def test_test_time_augmentation_wraps_the_classifier(load_test_tool):
+def test_test_time_augmentation_wraps_the_classifier():
     cfg = load_config(SEED)
-    load_test_tool.use_tta(cfg, 'mmpretrain')
+    use_tta(cfg, 'mmpretrain')
     assert cfg.model.type == 'mmpretrain.AverageClsScoreTTA' and cfg.model.module.type == 'ImageClassifier'
     tta = cfg.test_dataloader.dataset.pipeline[-1]
     assert tta.type == 'TestTimeAug' and tta.transforms[1] == [dict(type='PackInputs')]

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mmdet_scalenet import load_structure
-from mmdet_scalenet.datasets import make_synthetic_classification
+from scalenet_lab.datasets import make_synthetic_classification
 
 from ..common import ROOT, python, run_tool
 from ..models.reference import random_reference

@@ -7,8 +7,8 @@ import cv2
 import pytest
 from mmengine.registry import DefaultScope
 
-from mmdet_scalenet.datasets import make_synthetic_classification
-from mmdet_scalenet.datasets.synthetic_classification import CLASSES, MARKER
+from scalenet_lab.datasets import make_synthetic_classification
+from scalenet_lab.datasets.synthetic_classification import CLASSES, MARKER
 
 TINY = dict(num_train=8, num_val=4, image_size=24)
 

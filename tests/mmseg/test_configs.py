@@ -1,15 +1,13 @@
 """The PSPNet and DeepLabV3 configs: mmseg's r50/r101-d8 configs with only the backbone changed, to a dilated
 ScaleNet of output stride 8; one training step each; a missing data set says what to download."""
 import copy
-import importlib.util
-import os
 
 import pytest
 import torch
 
-from mmdet_scalenet.engine import RunSetupError, check_data, set_data_root
+from scalenet_lab.run_checks import RunSetupError, check_data, set_data_root
+from scalenet_lab.run_options import use_tta
 
-from ..common import ROOT
 from .common import CONFIGS, build_segmentor, load_config, training_step
 
 
@@ -18,6 +16,7 @@ def without_backbone(cfg):
     d['model'].pop('backbone')
     d['model'].pop('pretrained')
     d.pop('custom_imports', None)
+    d['default_hooks']['checkpoint'].pop('type')  # ours: SafeCheckpointHook (checked below), mmseg's arguments
     return d
 
 
@@ -26,6 +25,7 @@ def test_only_the_backbone_differs_from_mmseg(name, tmp_path):
     ours = load_config(name)
     theirs = load_config(f'mmseg::{CONFIGS[name]}', tmp_path)
     assert ours.custom_imports == dict(imports=['mmdet_scalenet'], allow_failed_imports=False)
+    assert ours.default_hooks.checkpoint.type == 'SafeCheckpointHook'
     assert without_backbone(ours) == without_backbone(theirs)
     assert theirs.model.backbone.type == 'ResNetV1c' and ours.model.pretrained is None
     depth = 101 if 'scalenet101' in name else 50
@@ -76,14 +76,11 @@ def test_a_missing_data_set_says_what_to_download(name, expected, tmp_path):
 
 
 def test_test_time_augmentation_uses_mmsegs_tta_model_and_pipeline(tmp_path):
-    spec = importlib.util.spec_from_file_location('tools_test', os.path.join(ROOT, 'tools', 'test.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
     cfg = load_config('pspnet/pspnet_scalenet50-d8_4xb2-80k_cityscapes-512x1024.py')
-    tool.use_tta(cfg, 'mmseg')
+    use_tta(cfg, 'mmseg')
     assert cfg.model.type == 'SegTTAModel' and cfg.model.module.backbone.type == 'ScaleNet'
     assert cfg.test_dataloader.dataset.pipeline[-1].type == 'TestTimeAug'
     cfg = load_config('pspnet/pspnet_scalenet50-d8_4xb2-80k_cityscapes-512x1024.py')
     cfg.pop('tta_pipeline')  # a config without one
     with pytest.raises(RunSetupError, match='--tta: the config needs tta_model and tta_pipeline'):
-        tool.use_tta(cfg, 'mmseg')
+        use_tta(cfg, 'mmseg')

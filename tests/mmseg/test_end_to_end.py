@@ -8,8 +8,8 @@ import re
 import pytest
 import torch
 
-from mmdet_scalenet.datasets import make_synthetic_segmentation
-from mmdet_scalenet.datasets.synthetic_segmentation import CLASSES, PALETTE
+from scalenet_lab.datasets import make_synthetic_segmentation
+from scalenet_lab.datasets.synthetic_segmentation import CLASSES, PALETTE
 
 from ..common import python, run_tool
 from .common import config_path

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from mmengine.registry import DefaultScope
 
-from mmdet_scalenet.datasets import make_synthetic_segmentation
-from mmdet_scalenet.datasets.synthetic_segmentation import CLASSES, IGNORE_INDEX, MARKER, PALETTE
+from scalenet_lab.datasets import make_synthetic_segmentation
+from scalenet_lab.datasets.synthetic_segmentation import CLASSES, IGNORE_INDEX, MARKER, PALETTE
 
 TINY = dict(num_train=6, num_val=2, image_size=32, min_side=8, max_side=24)
 

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from mmdet_scalenet.datasets import CLASSES, MARKER, make_synthetic_shapes
+from scalenet_lab.datasets import CLASSES, MARKER, make_synthetic_shapes
 
 TINY = dict(num_train=2, num_val=1, image_size=32, min_side=8, max_side=16)
 
