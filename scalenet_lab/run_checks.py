@@ -73,9 +73,11 @@ DOWNLOAD_ADVICE = {
 NO_DOWNLOAD_HINT = {
     'CocoDataset': DEMO_HINT,
     'ImageNet': 'For a run without downloads: scalenet_lab.datasets.make_synthetic_classification writes a small '
-                'data set in this layout (README, "Classification").',
-    'CityscapesDataset': 'For a run without downloads, see README, "Semantic segmentation" (synthetic data).',
-    'ADE20KDataset': 'For a run without downloads, see README, "Semantic segmentation" (synthetic data).',
+                'data set in this layout (docs/configs.md, "On a CPU, without downloads").',
+    'CityscapesDataset': 'For a run without downloads, see docs/configs.md, "On a CPU, without downloads" (synthetic '
+                         'data).',
+    'ADE20KDataset': 'For a run without downloads, see docs/configs.md, "On a CPU, without downloads" (synthetic '
+                     'data).',
 }
 
 

@@ -1,4 +1,4 @@
-"""Neuron allocation on a detector, end to end on the demo's synthetic shapes (README, "Allocating neurons on the
+"""Neuron allocation on a detector, end to end on the demo's synthetic shapes (docs/allocation.md, "On the
 detector"); about 30 minutes on a 2-core CPU. The three steps, each one of the project's tools:
 
 1. train the seed detector (``configs/allocation/faster-rcnn_scalenet50-seed_fpn_synthetic-shapes.py``: the

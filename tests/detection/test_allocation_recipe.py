@@ -1,4 +1,4 @@
-"""The three-step neuron allocation on a detector (README): train the seed detector, allocate from its
+"""The three-step neuron allocation on a detector (docs/allocation.md): train the seed detector, allocate from its
 checkpoint, retrain the allocated detector, all through the project's own tools on a tiny generated data set."""
 import pytest
 import torch

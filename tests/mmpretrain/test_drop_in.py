@@ -1,4 +1,4 @@
-"""ScaleNet dropped into mmpretrain's own ResNet classifier configs as the README says (the backbone's type, and
+"""ScaleNet dropped into mmpretrain's own ResNet classifier configs as docs/configs.md says (the backbone's type, and
 trained BatchNorm statistics as mmpretrain's ResNet has them): each builds and trains one step."""
 import pytest
 import torch

@@ -1,6 +1,6 @@
 """mmpretrain end to end on CPU, through the project's tools and mmengine's Runner, on a synthetic data set in
 ImageNet's layout: the paper's allocation recipe (seed classifier -> allocate_neurons -> allocated classifier), the
-checkpoint reloaded with safe loading, and the authors' released weights evaluated as the README says."""
+checkpoint reloaded with safe loading, and the authors' released weights evaluated as docs/configs.md says."""
 import importlib.util
 import os
 import pickle

@@ -1,4 +1,4 @@
-"""ScaleNet dropped into mmseg's own ResNet-50 configs as the README says (the backbone replaced, with the
+"""ScaleNet dropped into mmseg's own ResNet-50 configs as docs/configs.md says (the backbone replaced, with the
 config's strides, dilations and outputs; mmseg's ResNet-V1c weights dropped): each builds and trains one step."""
 import pytest
 import torch
