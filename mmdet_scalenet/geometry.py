@@ -15,7 +15,7 @@ from typing import List
 
 __all__ = [
     'EXPANSION', 'IMAGENET_SIZE', 'SCALE_FACTORS', 'STAGE_BLOCKS', 'STAGE_PLANES', 'STAGE_SIDES', 'STEM_CHANNELS',
-    'BlockSpec', 'block_specs', 'branch_kernel_size', 'branch_side', 'stage_inplanes',
+    'BlockSpec', 'block_specs', 'branch_kernel_size', 'branch_side', 'is_depth', 'stage_inplanes',
 ]
 
 #: Downsampling factors of the four branches of an SA block (Sec. 3.1).
@@ -77,9 +77,15 @@ class BlockSpec:
         return f'layer{self.stage + 1}.{self.index}'
 
 
+def is_depth(depth) -> bool:
+    """Whether ``depth`` is one of ScaleNet's depths (ResNet's bottleneck depths), as an int: ``50.0 == 50`` in
+    Python, so membership alone would let a float through, and ``True`` is an int."""
+    return isinstance(depth, int) and not isinstance(depth, bool) and depth in STAGE_BLOCKS
+
+
 def block_specs(depth: int) -> List[BlockSpec]:
     """One :class:`BlockSpec` per block of a ScaleNet (or ResNet) of ``depth``, in network order."""
-    if depth not in STAGE_BLOCKS:
+    if not is_depth(depth):
         raise ValueError(f'depth must be one of {sorted(STAGE_BLOCKS)}, got {depth!r}')
     return [BlockSpec(stage, index, STAGE_PLANES[stage], STAGE_SIDES[stage],
                       stage_inplanes(stage) if index == 0 else STAGE_PLANES[stage] * EXPANSION)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import List, Optional, Sequence, Tuple, Union
 
-from .geometry import EXPANSION, SCALE_FACTORS, STAGE_BLOCKS, STAGE_PLANES, STAGE_SIDES
+from .geometry import EXPANSION, SCALE_FACTORS, STAGE_BLOCKS, STAGE_PLANES, STAGE_SIDES, is_depth
 from .utils.fileio import write_atomically
 
 __all__ = [
@@ -185,8 +185,7 @@ def _validate_name(source, name) -> None:
 
 
 def _validate_depth(source, depth) -> None:
-    # 50.0 == 50 in Python, so membership alone would let a float through.
-    if not _is_int(depth) or depth not in STAGE_BLOCKS:
+    if not is_depth(depth):
         _fail(source, 'field "depth"', f'expected one of {sorted(STAGE_BLOCKS)}, got {_show(depth)}')
 
 
@@ -387,7 +386,7 @@ def seed_structure(depth: int, scale_factors: Sequence[int] = SCALE_FACTORS, nam
         scale_factors: the branch downsampling factors (default the paper's ``(1, 2, 4, 7)``).
         name: the structure's label; default ``scalenet{depth}_seed``.
     """
-    if not _is_int(depth) or depth not in STAGE_BLOCKS:
+    if not is_depth(depth):
         raise ValueError(f'seed structure: depth must be one of {sorted(STAGE_BLOCKS)}, got {depth!r}')
     factors = tuple(scale_factors)
     blocks = [(planes, ) * len(factors) for planes, count in zip(STAGE_PLANES, STAGE_BLOCKS[depth])

@@ -5,7 +5,7 @@ import copy
 import numbers
 from typing import List, Optional, Sequence, Tuple
 
-from ..geometry import STAGE_BLOCKS
+from ..geometry import STAGE_BLOCKS, is_depth
 
 __all__ = [
     'PLUGIN_POSITIONS', 'STYLES', 'branch_dcn', 'check_bool', 'check_choice', 'check_conv_cfg', 'check_depth',
@@ -49,7 +49,7 @@ def check_choice(name: str, value, choices) -> None:
 
 def check_depth(depth) -> int:
     """ScaleNet's depths are ResNet's bottleneck depths; like mmdet's ResNet, a KeyError otherwise."""
-    if not _is_int(depth) or depth not in STAGE_BLOCKS:
+    if not is_depth(depth):
         raise KeyError(f'invalid depth {depth!r} for ScaleNet: expected one of {sorted(STAGE_BLOCKS)}')
     return int(depth)
 
