@@ -8,7 +8,7 @@ _base_ = '../faster-rcnn_scalenet50_fpn_8xb2-10e_coco-800x1200.py'
 data_root = 'data/synthetic_shapes/'
 metainfo = dict(classes=('circle', 'square', 'triangle', 'star'))
 image_scale = (96, 96)
-# what tools/demo.py generates (mmdet_scalenet.datasets.make_synthetic_shapes)
+# what tools/demo.py generates (scalenet_lab.datasets.make_synthetic_shapes)
 demo_data = dict(num_train=800, num_val=100, image_size=96, min_side=18, max_side=64, seed=0)
 
 model = dict(

@@ -3,6 +3,11 @@
 # the same network as 'pytorch'. The 3x3 branch convs of stage 5 are dilated by 2; the released weights load as is.
 _base_ = 'mmdet::faster_rcnn/faster-rcnn_r50-caffe-dc5_1x_coco.py'
 custom_imports = dict(imports=['mmdet_scalenet'], allow_failed_imports=False)
+# Checkpoints written atomically (a run killed while saving keeps the previous one and last_checkpoint) and
+# checked when loaded: mmdet_scalenet.engine.SafeCheckpointHook.
+default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook'))
+# Random generator states travel with checkpoints, so that a resumed run continues exactly.
+custom_hooks = [dict(type='RandomStateHook')]
 
 model = dict(
     # RGB, ImageNet mean/std: the normalisation of the ScaleNet weights (an assumption: the authors do not say),

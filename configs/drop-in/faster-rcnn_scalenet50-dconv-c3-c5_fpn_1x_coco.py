@@ -3,6 +3,11 @@
 # Weights: the authors' ImageNet checkpoint (README); the offsets it lacks start at zero and are listed in the log.
 _base_ = 'mmdet::dcn/faster-rcnn_r50-dconv-c3-c5_fpn_1x_coco.py'
 custom_imports = dict(imports=['mmdet_scalenet'], allow_failed_imports=False)
+# Checkpoints written atomically (a run killed while saving keeps the previous one and last_checkpoint) and
+# checked when loaded: mmdet_scalenet.engine.SafeCheckpointHook.
+default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook'))
+# Random generator states travel with checkpoints, so that a resumed run continues exactly.
+custom_hooks = [dict(type='RandomStateHook')]
 
 model = dict(
     # RGB, ImageNet mean/std: the normalisation of the ScaleNet weights (an assumption: the authors do not say).

@@ -16,9 +16,22 @@ def train(work_dir, data_root, *options, extra=(), config=DEMO_CONFIG):
                      *extra, '--cfg-options', *TINY_OPTIONS, *options])
 
 
+def dist_train(work_dir, data_root, port, *options, extra=(), config=DEMO_CONFIG):
+    """tools/dist_train.sh with 2 gloo processes (one thread each) on ``port``."""
+    return run_tool(['bash', 'tools/dist_train.sh', str(config), '2', '--work-dir', str(work_dir), '--data-root',
+                     data_root, *extra, '--cfg-options', *TINY_OPTIONS, *options],
+                    env={'PYTHON': python(), 'OMP_NUM_THREADS': '1', 'PORT': str(port)})
+
+
 def final_state(work_dir):
     ckpt = os.path.join(work_dir, 'epoch_2.pth')
     return torch.load(ckpt, map_location='cpu', weights_only=True)['state_dict']
+
+
+def assert_same_weights(a, b):
+    assert a.keys() == b.keys()
+    different = [k for k in a if not torch.equal(a[k], b[k])]
+    assert not different, different[:10]
 
 
 def test_train_then_test_prints_coco_bbox_map(tiny_shapes, tmp_path):
@@ -85,19 +98,14 @@ def test_resumed_run_ends_with_the_uninterrupted_weights(tiny_shapes, tmp_path):
     assert 'resumed epoch: 1' in log
     assert 'restored the random number generator states' in log
     a, b = final_state(tmp_path / 'full'), final_state(tmp_path / 'cut')
-    assert a.keys() == b.keys()
-    different = [k for k in a if not torch.equal(a[k], b[k])]
-    assert not different, different[:10]
+    assert_same_weights(a, b)
     # and training did change the weights
     start = torch.load(tmp_path / 'cut' / 'epoch_1.pth', map_location='cpu', weights_only=True)['state_dict']
     assert any(not torch.equal(start[k], b[k]) for k in b)
 
 
 def test_dist_train_with_two_gloo_processes(tiny_shapes, tmp_path):
-    out = run_tool(['bash', 'tools/dist_train.sh', DEMO_CONFIG, '2', '--work-dir', str(tmp_path),
-                    '--data-root', tiny_shapes, '--cfg-options', *TINY_OPTIONS, 'train_cfg.max_epochs=1',
-                    'train_dataloader.batch_size=2'],
-                   env={'PYTHON': python(), 'OMP_NUM_THREADS': '1', 'PORT': '29617'})
+    out = dist_train(tmp_path, tiny_shapes, 29617, 'train_cfg.max_epochs=1', 'train_dataloader.batch_size=2')
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-4000:]
     assert 'Distributed launcher: pytorch' in log and 'Distributed training: True' in log
@@ -106,6 +114,8 @@ def test_dist_train_with_two_gloo_processes(tiny_shapes, tmp_path):
     # 8 images / (2 processes x 2 per batch) = 2 iterations
     assert 'Epoch(train) [1][2/2]' in log
     assert (tmp_path / 'epoch_1.pth').is_file()
+    # each process destroyed its process group and joined gloo's threads before exiting (shutdown_distributed)
+    assert 'still referenced' not in log
     # and tools/dist_test.sh evaluates that checkpoint with the same two processes
     out = run_tool(['bash', 'tools/dist_test.sh', DEMO_CONFIG, str(tmp_path / 'epoch_1.pth'), '2', '--work-dir',
                     str(tmp_path / 'test'), '--data-root', tiny_shapes, '--cfg-options', *TINY_OPTIONS],
@@ -113,3 +123,25 @@ def test_dist_train_with_two_gloo_processes(tiny_shapes, tmp_path):
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-4000:]
     assert 'coco/bbox_mAP:' in log
+    assert 'still referenced' not in log
+
+
+def test_dist_resumed_run_ends_with_the_uninterrupted_weights(tiny_shapes, tmp_path):
+    # Each process draws from its own generators (diff_rank_seed): a resume that gave every rank rank 0's states
+    # would end elsewhere. One iteration per epoch (8 images, 2 processes x 4), a checkpoint after each, no
+    # validation; the resumed run starts from the uninterrupted run's epoch_1.pth.
+    config = tmp_path / 'resume.py'
+    config.write_text(f"_base_ = {DEMO_CONFIG!r}\n"
+                      "param_scheduler = [dict(type='MultiStepLR', milestones=[1], gamma=0.5, by_epoch=True, end=2)]\n"
+                      "default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=3))\n"
+                      "randomness = dict(seed=3, diff_rank_seed=True)\n")
+    options = ['train_cfg.max_epochs=2', 'train_cfg.val_interval=3']
+    full = dist_train(tmp_path / 'full', tiny_shapes, 29619, *options, config=config)
+    assert full.returncode == 0, full.stderr[-3000:]
+    resumed = dist_train(tmp_path / 'resumed', tiny_shapes, 29620, *options, config=config,
+                         extra=['--resume', str(tmp_path / 'full' / 'epoch_1.pth')])
+    log = resumed.stdout + resumed.stderr
+    assert resumed.returncode == 0, log[-3000:]
+    assert 'resumed epoch: 1' in log
+    assert 'restored the random number generator states' in log
+    assert_same_weights(final_state(tmp_path / 'full'), final_state(tmp_path / 'resumed'))

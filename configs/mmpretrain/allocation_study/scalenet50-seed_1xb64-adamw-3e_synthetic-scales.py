@@ -1,6 +1,6 @@
 # The classifier of the allocation study (tools/allocation_study.py, docs/allocation_study.md): the seed ScaleNet-50
 # (`planes` neurons at each of the scales 1, 2, 4, 7) + global average pooling + a linear head, on one regime of the
-# synthetic shapes (4 classes, 48x48 images written by mmdet_scalenet.datasets.make_synthetic_classification). A
+# synthetic shapes (4 classes, 48x48 images written by scalenet_lab.datasets.make_synthetic_classification). A
 # short from-scratch schedule that fits a 2-core CPU: AdamW, cosine decay after a 20-iteration warm-up. The study
 # sets the data root, the backbone (the seed, each allocation, the baselines), the epochs and the random seed.
 _base_ = 'mmpretrain::_base_/default_runtime.py'
@@ -44,5 +44,9 @@ param_scheduler = [
 train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=max_epochs)
 val_cfg = dict()
 test_cfg = dict()
-default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=1, max_keep_ckpts=1, save_optimizer=False))
+# SafeCheckpointHook: checkpoints written atomically and checked when loaded (mmdet_scalenet.engine).
+default_hooks = dict(logger=dict(interval=10),
+                     checkpoint=dict(type='SafeCheckpointHook', interval=1, max_keep_ckpts=1, save_optimizer=False))
+# Random generator states travel with checkpoints, so that a resumed run continues exactly.
+custom_hooks = [dict(type='RandomStateHook')]
 randomness = dict(seed=0, deterministic=False)

@@ -4,6 +4,11 @@
 # --cfg-options model.backbone.init_cfg=None.
 _base_ = 'mmseg::deeplabv3/deeplabv3_r50-d8_4xb2-80k_cityscapes-512x1024.py'
 custom_imports = dict(imports=['mmdet_scalenet'], allow_failed_imports=False)
+# Checkpoints written atomically (a run killed while saving keeps the previous one and last_checkpoint) and
+# checked when loaded: mmdet_scalenet.engine.SafeCheckpointHook.
+default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook'))
+# Random generator states travel with checkpoints, so that a resumed run continues exactly.
+custom_hooks = [dict(type='RandomStateHook')]
 
 norm_cfg = dict(type='SyncBN', requires_grad=True)  # as the base's (its variables are not visible here)
 model = dict(

@@ -4,6 +4,11 @@
 # --cfg-options model.backbone.init_cfg=None.
 _base_ = 'mmseg::pspnet/pspnet_r50-d8_4xb4-80k_ade20k-512x512.py'
 custom_imports = dict(imports=['mmdet_scalenet'], allow_failed_imports=False)
+# Checkpoints written atomically (a run killed while saving keeps the previous one and last_checkpoint) and
+# checked when loaded: mmdet_scalenet.engine.SafeCheckpointHook.
+default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook'))
+# Random generator states travel with checkpoints, so that a resumed run continues exactly.
+custom_hooks = [dict(type='RandomStateHook')]
 
 norm_cfg = dict(type='SyncBN', requires_grad=True)  # as the base's (its variables are not visible here)
 model = dict(
