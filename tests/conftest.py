@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmdet_scalenet import ScaleNet
+from mmdet_scalenet import ScaleNet, load_structure
 from mmdet_scalenet.structure import seed_structure
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,26 +67,72 @@ def assert_close():
     return _assert_close
 
 
+#: Share of each BatchNorm's channels that ``randomised`` gives a running variance near 0 (and, separately, a gamma
+#: near 0): trained networks have such channels (filters that barely respond, channels switched off), and they are
+#: where a dropped eps or a misplaced statistic shows (at variance 1e-4, eps = 1e-5 moves the scale by 5%).
+NEAR_ZERO_SHARE = 0.05
+
+
 def _randomised(model, seed=0):
-    """Random conv weights and random BatchNorm statistics and affine parameters, so that every BN matters."""
+    """Random conv weights, and BatchNorm statistics and affine parameters like a trained network's, so that every
+    BN matters and eps, folding and ordering bugs show:
+
+    * running means far from 0 (uniform in [-3, 3]), with betas that cancel them (``beta = mean * gamma /
+      sqrt(var + eps)`` plus noise in [-0.2, 0.2], as training makes them), so activations stay of order 1 and a
+      dropped or mis-scaled mean is an error of order 1;
+    * running variances in [0.5, 2], except ``NEAR_ZERO_SHARE`` of the channels (at least one) at 1e-4, whose gammas
+      are scaled by 0.01 so their gain ``gamma / sqrt(var + eps)`` stays of order 1;
+    * gammas in [0.5, 1] (times 0.3 in ``bn3``, keeping the residual stream bounded over 50 blocks), except another
+      ``NEAR_ZERO_SHARE`` of the channels with gammas in [-1e-3, 1e-3].
+    """
     generator = torch.Generator().manual_seed(seed)
+
+    def uniform(n, low, high):
+        return torch.rand(n, generator=generator, dtype=torch.float64) * (high - low) + low
+
     for name, m in model.named_modules():
         if isinstance(m, nn.Conv2d):
             fan_out = m.out_channels * m.kernel_size[0] * m.kernel_size[1]
             m.weight.data = torch.randn(m.weight.shape, generator=generator) * (2.0 / fan_out) ** 0.5
         elif isinstance(m, _BatchNorm):
-            for tensor, low, high in ((m.weight.data, 0.5, 1.0), (m.bias.data, -0.2, 0.2),
-                                      (m.running_mean, -0.2, 0.2), (m.running_var, 0.5, 2.0)):
-                tensor.copy_(torch.rand(tensor.shape, generator=generator) * (high - low) + low)
+            n = m.num_features
+            mean, var, gamma = uniform(n, -3.0, 3.0), uniform(n, 0.5, 2.0), uniform(n, 0.5, 1.0)
+            order = torch.randperm(n, generator=generator)
+            k = max(1, round(NEAR_ZERO_SHARE * n))
+            var[order[:k]] = 1e-4
+            gamma[order[:k]] *= 0.01
+            gamma[order[k:2 * k]] = uniform(len(order[k:2 * k]), -1e-3, 1e-3)
             if name.endswith('bn3'):
-                m.weight.data.mul_(0.3)  # keep the residual stream bounded over 50 blocks
+                gamma *= 0.3
+            m.running_mean.copy_(mean)
+            m.running_var.copy_(var)
+            if m.affine:
+                m.weight.data.copy_(gamma)
+                m.bias.data.copy_(mean * gamma / torch.sqrt(var + m.eps) + uniform(n, -0.2, 0.2))
     return model.eval()
 
 
 @pytest.fixture(scope='session')
 def randomised():
-    """``randomised(model, seed=0)``: ``model`` in eval mode with random conv weights and BN statistics."""
+    """``randomised(model, seed=0)``: ``model`` in eval mode with random conv weights and trained-like BatchNorm
+    statistics (running variances and gammas near 0 on some channels, means far from 0)."""
     return _randomised
+
+
+@pytest.fixture(scope='session')
+def reference_and_model(randomised):
+    """``reference_and_model(name, depth, seed=0)``: the independent reference network
+    (``tests/models/reference.py``) with ``randomised`` weights and statistics, and the package's ScaleNet holding
+    the same weights; both in eval mode."""
+    from .models.reference import ReferenceScaleNet
+
+    def build(name, depth, seed=0):
+        reference = randomised(ReferenceScaleNet(depth, load_structure(name).to_rows()), seed=seed)
+        model = ScaleNet(depth=depth, structure=name, init_cfg=None)
+        model.load_state_dict({k: v for k, v in reference.state_dict().items() if not k.startswith('fc.')})
+        return reference, model.eval()
+
+    return build
 
 
 def hand_set_gammas(state, seed=0):

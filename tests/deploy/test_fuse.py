@@ -1,16 +1,29 @@
-"""The inference fast path (``ScaleNet.fuse``) equals the eval-mode model and leaves training alone."""
+"""The inference fast path (``fuse_scalenet``) equals the eval-mode model and the independent reference network,
+and leaves training alone.
+
+Weights and BatchNorm statistics come from the ``randomised`` fixture (trained-like: 5% of each norm's channels at
+running variance 1e-4, where a dropped eps moves the output by 5%; means far from 0). ``assert_close`` bounds the
+max abs error by 1e-4 times the output's scale ``max(1, max |expected|)``.
+"""
 import copy
 
 import pytest
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet_scalenet import ScaleNet
 from mmdet_scalenet.deploy import FusedConv2d, FusedScaleNet, fold_conv_bn, fuse_scalenet
 
+from ..models.reference import SEPARATING_SIZES
+
 STRUCTURES = [('scalenet50', 50), ('scalenet50_light', 50), ('scalenet101', 101), ('scalenet152', 152)]
-# 224: every upsample of stages 1-2 is nearest; 257x319: bilinear ones in every stage; 32x32: pooling clamped.
+# As tests/models/reference.py's upsampling_cases computes them, for all four structures: at 224x224 (stages 56, 28,
+# 14, 7) every branch upsamples by nearest except stage 3's factor-4 one (14 from 3) and stage 4's factor-2 one
+# (7 from 3), bilinear; at 257x319 (stages 65x80, 32x40, 16x20, 8x10) stage 1's branches are bilinear (factors 2
+# and 4 fit the width only, 7 neither side) and stages 2-4 all nearest; at 32x32 the pooling is clamped to the map.
+# The sizes that meet every case in every stage are in test_every_case_of_the_upsampling_rule_matches_the_reference.
 SIZES = [(224, 224), (257, 319), (32, 32)]
 
 
@@ -19,7 +32,7 @@ def model_and_fused(request, randomised):
     """One fused model per structure, reused at every size (its cached oneDNN weights must serve them all)."""
     name, depth = request.param
     model = randomised(ScaleNet(depth=depth, structure=name, init_cfg=None))
-    return model, model.fuse()
+    return model, fuse_scalenet(model)
 
 
 @pytest.mark.parametrize('size', SIZES, ids=[f'{h}x{w}' for h, w in SIZES])
@@ -33,10 +46,22 @@ def test_fast_path_equals_eval_model(model_and_fused, size, assert_close):
         assert_close(a, e, f'{model.structure.name} stage {stage + 1} at {size}')
 
 
+@pytest.mark.parametrize('size', SEPARATING_SIZES, ids=[f'{h}x{w}' for h, w in SEPARATING_SIZES])
+def test_every_case_of_the_upsampling_rule_matches_the_reference(size, reference_and_model, assert_close):
+    """The fast path against the independent reference (not only against the model, which shares the rule) at
+    sizes where, in every stage, some branch has both sides, only the height, only the width or neither side of its
+    upsampling a whole multiple (nearest only in the first case)."""
+    reference, model = reference_and_model('scalenet50_light', 50, seed=6)
+    x = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(7))
+    with torch.no_grad():
+        for stage, (a, e) in enumerate(zip(fuse_scalenet(model)(x), reference(x))):
+            assert_close(a, e, f'fast path stage {stage + 1} at {size}')
+
+
 @pytest.mark.parametrize('merge_shortcut,channels_last', [(False, False), (True, False), (False, True)])
 def test_every_fast_path_option_is_exact(merge_shortcut, channels_last, randomised, assert_close):
     model = randomised(ScaleNet(depth=50, structure='scalenet50_light', init_cfg=None), seed=3)
-    fused = model.fuse(merge_shortcut=merge_shortcut, channels_last=channels_last)
+    fused = fuse_scalenet(model, merge_shortcut=merge_shortcut, channels_last=channels_last)
     x = torch.randn(2, 3, 97, 131, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         for a, e in zip(fused(x), model(x)):
@@ -45,14 +70,14 @@ def test_every_fast_path_option_is_exact(merge_shortcut, channels_last, randomis
 
 def test_fused_model_has_no_norms_and_keeps_the_backbone_contract(randomised, assert_close):
     model = randomised(ScaleNet(depth=50, structure='scalenet50_light', out_indices=(1, 3), init_cfg=None))
-    fused = model.fuse()
+    fused = fuse_scalenet(model)
     assert isinstance(fused, FusedScaleNet) and not fused.training
     assert not any(isinstance(m, (_BatchNorm, nn.GroupNorm)) for m in fused.modules())
     assert all(not p.requires_grad for p in fused.parameters())
     assert fused.out_indices == (1, 3) and fused.out_channels == (512, 2048)
     assert not fused.layer2[0].merged and fused.layer2[0].downsample.out_channels == 512
     # on request, the first block of every stage runs conv1 and the shortcut projection as one conv
-    merged = model.fuse(merge_shortcut=True)
+    merged = fuse_scalenet(model, merge_shortcut=True)
     assert merged.layer2[0].merged and merged.layer2[0].conv1.out_channels == 128 + 512
     with torch.no_grad():
         outs = fused(torch.randn(1, 3, 64, 64))
@@ -61,7 +86,7 @@ def test_fused_model_has_no_norms_and_keeps_the_backbone_contract(randomised, as
                                 init_cfg=None))
     with torch.no_grad():
         x = torch.randn(1, 3, 80, 96)
-        (a, ), (e, ) = three.fuse()(x), three(x)
+        (a, ), (e, ) = fuse_scalenet(three)(x), three(x)
     assert_close(a, e, 'num_stages=3')
 
 
@@ -69,7 +94,7 @@ def test_fusing_leaves_the_model_and_its_training_untouched(randomised):
     model = randomised(ScaleNet(depth=50, structure='scalenet50_light', init_cfg=None))
     model.train()
     before = copy.deepcopy(model.state_dict())
-    fused = model.fuse()
+    fused = fuse_scalenet(model)
     assert model.training
     after = model.state_dict()
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
@@ -136,6 +161,33 @@ def test_fused_conv_onednn_path_equals_the_reference_path(relu, randomised, asse
         torch.testing.assert_close(clone(x, residual=residual), expected, rtol=1e-5, atol=1e-5)
 
 
+def test_non_finite_inputs_give_the_models_non_finite_outputs(randomised):
+    """Where the input holds NaN or inf the fast path gives NaN and inf exactly where the model does (oneDNN's fused
+    ReLU would map NaN to 0), and the model's values elsewhere."""
+    model = randomised(ScaleNet(depth=50, structure='scalenet50_light', init_cfg=None), seed=8)
+    fused = fuse_scalenet(model)
+    x = torch.randn(1, 3, 64, 96, generator=torch.Generator().manual_seed(9))
+    x[0, 1, 5, 7], x[0, 2, 40, 80] = float('nan'), float('inf')
+    with torch.no_grad():
+        for stage, (a, e) in enumerate(zip(fused(x), model(x))):
+            assert torch.equal(a.isnan(), e.isnan()) and torch.equal(a.isinf(), e.isinf()), f'stage {stage + 1}'
+            assert e.isnan().any(), f'stage {stage + 1}: the NaN did not reach the output'
+            finite = e.isfinite()
+            torch.testing.assert_close(a[finite], e[finite], rtol=1e-4, atol=1e-4)
+
+
+def test_fused_conv_exports_as_a_plain_convolution(randomised):
+    """Under ``torch.export`` (the ONNX path) a fused conv is a plain convolution, not oneDNN's CPU-only kernel."""
+    conv = FusedConv2d(fold_conv_bn(*randomised(nn.Sequential(nn.Conv2d(4, 6, 3, padding=1), nn.BatchNorm2d(6)))),
+                       relu=True)
+    x = torch.randn(1, 4, 8, 8)
+    with torch.no_grad():
+        program = torch.export.export(conv, (x, ))
+        torch.testing.assert_close(program.module()(x), F.relu(F.conv2d(x, conv.weight, conv.bias, padding=1)))
+    targets = {str(node.target) for node in program.graph.nodes if node.op == 'call_function'}
+    assert any('conv' in t for t in targets) and not any('mkldnn' in t for t in targets), targets
+
+
 def test_only_scalenets_can_be_fused():
     with pytest.raises(TypeError, match='only a ScaleNet can be fused, got Sequential'):
         fuse_scalenet(nn.Sequential(nn.Conv2d(3, 8, 3)))
@@ -146,7 +198,7 @@ def test_only_scalenets_can_be_fused():
 def test_dilated_networks_fuse_exactly(strides, dilations, randomised, assert_close):
     model = randomised(ScaleNet(depth=50, structure='scalenet50_light', strides=strides, dilations=dilations,
                                 init_cfg=None), seed=4)
-    fused = model.fuse()
+    fused = fuse_scalenet(model)
     x = torch.randn(1, 3, 97, 131, generator=torch.Generator().manual_seed(5))
     with torch.no_grad():
         for stage, (a, e) in enumerate(zip(fused(x), model(x))):
@@ -162,4 +214,4 @@ def test_dilated_networks_fuse_exactly(strides, dilations, randomised, assert_cl
 def test_variants_the_fast_path_cannot_run_are_refused_by_name(kwargs, message):
     model = ScaleNet(depth=50, structure='scalenet50_light', init_cfg=None, **kwargs)
     with pytest.raises(ValueError, match=message):
-        model.fuse()
+        fuse_scalenet(model)

@@ -107,6 +107,65 @@ def random_reference(depth, rows, seed=0):
     return model.eval()
 
 
+def stage_sizes(size):
+    """``(h, w)`` of each stage's map for an input ``size``, as the forward above computes them: the 7x7/2 conv
+    (padding 3), the 3x3/2 max-pool (padding 1), then the 2x2/2 max-pool before stages 2-4."""
+
+    def stem(side):
+        side = (side + 2 * 3 - 7) // 2 + 1
+        return (side + 2 * 1 - 3) // 2 + 1
+
+    sizes = [(stem(size[0]), stem(size[1]))]
+    for _ in range(3):
+        sizes.append((sizes[-1][0] // 2, sizes[-1][1] // 2))
+    return sizes
+
+
+#: The cases of the upsampling rule: which sides of a stage's map are whole multiples of a pooled branch's map.
+#: Only ``both`` takes nearest; the other three take bilinear.
+UPSAMPLING_CASES = ('both', 'height', 'width', 'neither')
+
+
+def upsampling_cases(size, depth, rows):
+    """For an input ``size``, the case of the upsampling rule that each pooled branch meets, as
+    ``{(stage, factor): case}`` (stages from 1; every factor above 1 that some block of the stage has).
+
+    A case names the sides of the stage's map ``(H, W)`` that are whole multiples of the branch's pooled map
+    ``(H // factor, W // factor)``: ``both`` (nearest), ``height``, ``width`` or ``neither`` (bilinear). Sizes where
+    a pooled map would be empty (a stage side below its factor) are refused: the reference does not run there.
+    """
+    cases, first = {}, 0
+    for stage, ((h, w), blocks) in enumerate(zip(stage_sizes(size), BLOCKS[depth])):
+        for row in rows[first:first + blocks]:
+            for factor, channels in zip(FACTORS, row[:4]):
+                if factor == 1 or channels == 0:
+                    continue
+                if min(h, w) < factor:
+                    raise ValueError(f'input {size}: stage {stage + 1} is {h}x{w}, below the factor-{factor} pool')
+                divides = (h % (h // factor) == 0, w % (w // factor) == 0)
+                cases[stage + 1, factor] = {(True, True): 'both', (True, False): 'height',
+                                            (False, True): 'width', (False, False): 'neither'}[divides]
+        first += blocks
+    return cases
+
+
+#: Two input sizes that together meet every case of the upsampling rule in every stage of ``scalenet50_light``
+#: (which has factors 2, 4 and 7 in all four stages): per input, per stage, the case of the factor-2, -4 and -7
+#: branches, as :func:`upsampling_cases` computes them (a test checks this table). Both sizes are at least 221, the
+#: smallest input whose stage-4 map can be pooled by 7 (what the ONNX export requires).
+SEPARATING_CASES = {
+    (221, 285): {1: ('both', 'both', 'height'),  # stage 1 is 56x72
+                 2: ('both', 'both', 'height'),  # 28x36
+                 3: ('both', 'neither', 'both'),  # 14x18
+                 4: ('neither', 'height', 'both')},  # 7x9
+    (293, 237): {1: ('both', 'width', 'neither'),  # 74x60
+                 2: ('width', 'neither', 'neither'),  # 37x30
+                 3: ('height', 'width', 'height'),  # 18x15
+                 4: ('neither', 'width', 'both')},  # 9x7
+}
+SEPARATING_SIZES = list(SEPARATING_CASES)
+
+
 def load_rows(path):
     with open(path) as f:
         return json.load(f)

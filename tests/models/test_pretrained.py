@@ -197,3 +197,12 @@ def test_non_finite_or_integer_backbone_weights_are_refused(bad):
     with pytest.raises(CheckpointError, match=re.escape(
             f"checkpoint loaded into ScaleNet (the keys under 'backbone.'): {expected}")):
         model.load_state_dict(state)
+
+
+def test_check_state_fits_holds_a_module_without_the_mixin_to_every_key():
+    """With no ``ignored_checkpoint_key`` to consult, no key of the file may go unused."""
+    from mmdet_scalenet.models.pretrained import check_state_fits
+    conv = nn.Conv2d(2, 3, 1)
+    check_state_fits(conv, conv.state_dict())
+    with pytest.raises(CheckpointError, match=r'unexpected in the checkpoint \(1\): extra'):
+        check_state_fits(conv, dict(conv.state_dict(), extra=torch.zeros(1)))

@@ -6,6 +6,7 @@ import torch
 
 from mmdet_scalenet import ScaleNet, StructureError
 from mmdet_scalenet.models.bottleneck import SABottleneck, conv_at_least_kernel
+from mmdet_scalenet.models.checks import branch_dcn
 from mmdet_scalenet.models.scale_aggregation import downsample_by, norm_relu_upsample, upsample_to
 from mmdet_scalenet.structure import Structure
 
@@ -68,7 +69,8 @@ def test_conv_at_least_kernel_pads_exactly(size, dilation):
 
 
 def test_deformable_branches_run_on_maps_smaller_than_their_kernel():
-    block = SABottleneck(64, 16, branch_channels=(4, 4, 4, 4), side=56, dcn=dict(type='DCN', deform_groups=1))
+    dcn = branch_dcn(dict(type='DCN', deform_groups=1), conv_cfg=None)  # as the builders resolve it
+    block = SABottleneck(64, 16, branch_channels=(4, 4, 4, 4), side=56, dcn=dcn)
     block.init_weights()
     out = block(torch.randn(1, 64, 8, 8))  # the factor-4 and -7 branches see 2x2 and 1x1 maps
     assert out.shape == (1, 64, 8, 8) and torch.isfinite(out).all()
