@@ -31,19 +31,12 @@ def downsample_by(x: torch.Tensor, factor: int) -> torch.Tensor:
     """
     if factor == 1:
         return x
-    if torch.compiler.is_compiling() and not torch.compiler.is_exporting():
-        # The same windows by a formula that holds at every size: a side shorter than the factor is padded with
-        # -inf up to it (one window, the maximum of the real values), so the compiled graph holds no guard on the
-        # size. (An exported graph declares a minimum input size instead: mmdet_scalenet.deploy.onnx.)
-        pad_h, pad_w = torch.sym_max(factor - x.shape[-2], 0), torch.sym_max(factor - x.shape[-1], 0)
-        x = F.pad(x, (0, pad_w, 0, pad_h), value=float('-inf'))
-        if factor * factor > 25:
-            # Inductor leaves a window of more than 25 values (the factor-7 branch) to a separate reduction and
-            # aten's backward; pooling along the width, then the height, gives the same maxima and fuses.
-            x = F.max_pool2d(x, kernel_size=(1, factor), stride=(1, factor))
-            return F.max_pool2d(x, kernel_size=(factor, 1), stride=(factor, 1))
-        return F.max_pool2d(x, kernel_size=factor, stride=factor)
     kernel = (min(factor, x.shape[-2]), min(factor, x.shape[-1]))
+    if torch.compiler.is_compiling() and kernel[0] * kernel[1] > 25:
+        # Inductor leaves a window of more than 25 values (the factor-7 branch) to a separate reduction and aten's
+        # backward; pooling along the width, then the height, gives the same maxima and fuses.
+        x = F.max_pool2d(x, kernel_size=(1, kernel[1]), stride=(1, kernel[1]))
+        return F.max_pool2d(x, kernel_size=(kernel[0], 1), stride=(kernel[0], 1))
     return F.max_pool2d(x, kernel_size=kernel, stride=kernel)
 
 

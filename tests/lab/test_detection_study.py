@@ -67,11 +67,13 @@ def test_every_object_has_an_anchor_the_rpn_takes(detector, study_data):
     overlaps its best anchor at least as much as the RPN's low-quality match asks (``min_pos_iou``)."""
     from mmdet.registry import TASK_UTILS
     from mmdet.structures.bbox import bbox_overlaps
+    from mmengine.registry import DefaultScope
     _, params, train = study_data
     boxes = np.array([a['bbox'] for a in train['annotations']]) / params['store_scale']  # the detector's pixels
     assert boxes[:, 2:].min() >= 4 and boxes[:, 2:].max() <= params['max_side']
     cfg = Config.fromfile(CONFIGS[(detector, 'ResNet-50')])
-    generator = TASK_UTILS.build(cfg.model.rpn_head.anchor_generator)
+    with DefaultScope.overwrite_default_scope('mmdet'):  # whatever scope an earlier test's Runner left
+        generator = TASK_UTILS.build(cfg.model.rpn_head.anchor_generator)
     image = params['image_size']
     anchors = torch.cat(generator.grid_priors([(-(-image // s), -(-image // s)) for s, _ in generator.strides],
                                               device='cpu'))
