@@ -28,7 +28,8 @@ from mmdet_scalenet.costs import resnet_macs, structure_macs
 from mmdet_scalenet.geometry import STAGE_BLOCKS
 from mmdet_scalenet.structure import Structure, load_structure, save_structure
 from mmdet_scalenet.utils.checkpoint import read_state_dict
-from mmdet_scalenet.utils.fileio import write_atomically
+
+from .study_files import save_figure, save_json, save_markdown
 
 __all__ = [
     'CONFIG', 'REGIMES', 'VARIANTS', 'RunResult', 'StudyResult', 'StudySettings', 'result_to_json', 'run_study',
@@ -117,7 +118,7 @@ def _check_cache(settings: StudySettings) -> None:
             raise ValueError(f'{settings.work_dir}: holds a study with other settings ({"; ".join(differ)}); use '
                              'another work directory or delete that one')
         return
-    write_atomically(path, lambda tmp: _dump(wanted, tmp), suffix='.json')
+    save_json(wanted, path, overwrite=False)
 
 
 def _data_root(settings: StudySettings, regime: str) -> str:
@@ -181,14 +182,10 @@ def _train(settings: StudySettings, name: str, regime: str, backbone: dict, seed
     model = runner.model
     result = dict(name=name, top1=float(metrics['accuracy/top1']), seconds=time.perf_counter() - start,
                   gmacs=_gmacs(model.backbone))
-    write_atomically(result_file, lambda tmp: _dump(result, tmp), overwrite=True, suffix='.json')
+    save_json(result, result_file)
     log(f'[study] {name}: top-1 {result["top1"]:.1f}% in {result["seconds"]:.0f}s')
     return result, work_dir
 
-
-def _dump(obj, path: str) -> None:
-    with open(path, 'w') as f:
-        json.dump(obj, f, indent=1)
 
 
 def _gmacs(backbone) -> float:
@@ -326,7 +323,7 @@ def _plot_gammas(result: StudyResult, path: str) -> None:
                 ax.set_ylabel('|gamma| (median, 10-90%)', fontsize=8)
     handles, labels = axes[0][0].get_legend_handles_labels()
     figure.legend(handles, labels, title='scale', loc='outside right center', fontsize=8)
-    write_atomically(path, lambda tmp: figure.savefig(tmp, format='png', dpi=110), overwrite=True, suffix='.png')
+    save_figure(figure, path)
 
 
 def _plot_accuracy(result: StudyResult, path: str) -> None:
@@ -347,7 +344,7 @@ def _plot_accuracy(result: StudyResult, path: str) -> None:
         ax.set_title(f'retrained on {regime} objects', fontsize=9)
         ax.set_ylabel('top-1 (%)', fontsize=8)
         ax.grid(axis='y', alpha=0.3)
-    write_atomically(path, lambda tmp: figure.savefig(tmp, format='png', dpi=110), overwrite=True, suffix='.png')
+    save_figure(figure, path)
 
 
 def write_report(result: StudyResult, path: str, images_dir: str) -> None:
@@ -415,17 +412,13 @@ def write_report(result: StudyResult, path: str, images_dir: str) -> None:
             exceeds = min(own) > max(other) or max(own) < min(other)
             lines.append(f'- {regime} objects, own allocation vs {variant}: {diff:+.1f} points, '
                          + ('**exceeds the spread**' if exceeds else 'within the spread'))
-    write_atomically(path, lambda tmp: _write_text('\n'.join(lines) + '\n', tmp), overwrite=True, suffix='.md')
+    save_markdown(lines, path)
 
-
-def _write_text(text: str, path: str) -> None:
-    with open(path, 'w') as f:
-        f.write(text)
 
 
 def save_result(result: StudyResult, path: str) -> None:
     """Write :func:`result_to_json` of ``result`` to ``path`` (atomically)."""
-    write_atomically(path, lambda tmp: _dump(result_to_json(result), tmp), overwrite=True, suffix='.json')
+    save_json(result_to_json(result), path)
 
 
 def result_to_json(result: StudyResult) -> dict:

@@ -55,7 +55,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from mmengine.hooks import Hook
 
-from mmdet_scalenet.utils.fileio import write_atomically
+from .study_files import save_figure, save_json, save_markdown
 
 __all__ = [
     'BACKBONES', 'CONFIGS', 'DETECTORS', 'METRICS', 'RunResult', 'StudyResult', 'StudySettings', 'TrainTimeHook',
@@ -203,7 +203,7 @@ def _check_cache(settings: StudySettings, configs: Dict[Tuple[str, str], object]
             raise ValueError(f'{settings.work_dir}: holds a study with other settings ({"; ".join(differ)}); use '
                              'another work directory or delete that one')
         return
-    write_atomically(path, lambda tmp: _dump(wanted, tmp), suffix='.json')
+    save_json(wanted, path, overwrite=False)
 
 
 def _study_data(configs: Dict[Tuple[str, str], object]) -> dict:
@@ -321,15 +321,11 @@ def _train(settings: StudySettings, name: str, detector: str, backbone: str, see
     result = dict(name=name, metrics=metrics, backbone_gmacs=backbone_gmacs, head_gmacs=head_gmacs,
                   train_seconds=timer.seconds, eval_seconds=eval_seconds, started_at_iter=timer.started_at_iter,
                   predictions=os.path.relpath(os.path.join(work_dir, 'predictions.pkl'), settings.work_dir))
-    write_atomically(result_file, lambda tmp: _dump(result, tmp), overwrite=True, suffix='.json')
+    save_json(result, result_file)
     log(f'[study] {name}: mAP {metrics["mAP"]:.3f}, mAP@.5 {metrics["mAP_50"]:.3f}; trained '
         f'{timer.seconds:.0f}s, evaluated {eval_seconds:.0f}s')
     return result, True
 
-
-def _dump(obj, path: str) -> None:
-    with open(path, 'w') as f:
-        json.dump(obj, f, indent=1)
 
 
 def run_study(settings: StudySettings, log: Callable[[str], None] = print) -> StudyResult:
@@ -424,7 +420,7 @@ def _plot_by_size(result: StudyResult, path: str) -> None:
     figure.legend(handles, labels, loc='outside right center', fontsize=8)
     if result.settings.differences_from_study():
         figure.suptitle('TEST SETTINGS, not the study\'s: these numbers mean nothing', color='#c44e52', fontsize=11)
-    write_atomically(path, lambda tmp: figure.savefig(tmp, format='png', dpi=110), overwrite=True, suffix='.png')
+    save_figure(figure, path)
 
 
 def _draw_side_by_side(result: StudyResult, detector: str, path: str) -> None:
@@ -460,7 +456,7 @@ def _draw_side_by_side(result: StudyResult, detector: str, path: str) -> None:
         for row, image in enumerate(panels[backbone]):
             # figimage places the drawn pixels unresampled; its y counts from the bottom
             figure.figimage(image, xo=x, yo=total_height - header - (row + 1) * (height + gap) + gap)
-    write_atomically(path, lambda tmp: figure.savefig(tmp, format='png', dpi=100), overwrite=True, suffix='.png')
+    save_figure(figure, path, dpi=100)
 
 
 def write_report(result: StudyResult, path: str, images_dir: str) -> None:
@@ -541,17 +537,13 @@ def write_report(result: StudyResult, path: str, images_dir: str) -> None:
         values = ' | '.join('n/a' if run.metrics[k] is None else f'{100 * run.metrics[k]:.1f}' for k in METRICS)
         lines.append(f'| {run.name} | {values} | {run.train_seconds:.0f} | {run.eval_seconds:.0f} | '
                      f'{run.started_at_iter or "-"} |')
-    write_atomically(path, lambda tmp: _write_text('\n'.join(lines) + '\n', tmp), overwrite=True, suffix='.md')
+    save_markdown(lines, path)
 
-
-def _write_text(text: str, path: str) -> None:
-    with open(path, 'w') as f:
-        f.write(text)
 
 
 def save_result(result: StudyResult, path: str) -> None:
     """Write :func:`result_to_json` of ``result`` to ``path`` (atomically)."""
-    write_atomically(path, lambda tmp: _dump(result_to_json(result), tmp), overwrite=True, suffix='.json')
+    save_json(result_to_json(result), path)
 
 
 def result_to_json(result: StudyResult) -> dict:

@@ -17,6 +17,7 @@ def without_backbone(cfg):
     d['model'].pop('pretrained')
     d.pop('custom_imports', None)
     d['default_hooks']['checkpoint'].pop('type')  # ours: SafeCheckpointHook (checked below), mmseg's arguments
+    d.pop('custom_hooks', None)  # ours: RandomStateHook (checked below); mmseg's configs have none
     return d
 
 
@@ -26,6 +27,7 @@ def test_only_the_backbone_differs_from_mmseg(name, tmp_path):
     theirs = load_config(f'mmseg::{CONFIGS[name]}', tmp_path)
     assert ours.custom_imports == dict(imports=['mmdet_scalenet'], allow_failed_imports=False)
     assert ours.default_hooks.checkpoint.type == 'SafeCheckpointHook'
+    assert ours.custom_hooks == [dict(type='RandomStateHook')] and 'custom_hooks' not in theirs
     assert without_backbone(ours) == without_backbone(theirs)
     assert theirs.model.backbone.type == 'ResNetV1c' and ours.model.pretrained is None
     depth = 101 if 'scalenet101' in name else 50
@@ -72,7 +74,7 @@ def test_a_missing_data_set_says_what_to_download(name, expected, tmp_path):
     message = str(error.value)
     for text in expected:
         assert text.format(root=tmp_path) in message, message
-    assert 'Semantic segmentation' in message
+    assert 'docs/configs.md, "On a CPU, without downloads"' in message
 
 
 def test_test_time_augmentation_uses_mmsegs_tta_model_and_pipeline(tmp_path):
