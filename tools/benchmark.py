@@ -6,6 +6,8 @@ Faster R-CNN FPN (mmdet's config, backbone swapped), training step at batch 2, 6
     python tools/benchmark.py --detector --threads 2 --sizes 640x640 --train-batch 2
 Any detector config whose backbone is ScaleNet or ResNet:
     python tools/benchmark.py --config configs/faster-rcnn_r50_fpn_8xb2-10e_coco-800x1200.py
+Eager against torch.compile (and CUDA graphs on a GPU), with kernel launch counts:
+    python tools/benchmark.py --threads 2 --sizes 224x224 --modes eager,compiled --launches
 """
 import argparse
 import os
@@ -25,6 +27,7 @@ def parse_args(argv=None):
     if policy != 'default' and 'torch' not in sys.modules:
         os.environ.setdefault('OMP_WAIT_POLICY', policy)
     from scalenet_lab.argtypes import int_at_least, parse_size
+    from scalenet_lab.benchmark.compiled import parse_modes
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                                      parents=[omp])
     parser.add_argument('--depth', type=int, default=50, choices=(50, 101, 152))
@@ -46,6 +49,22 @@ def parse_args(argv=None):
     parser.add_argument('--channels-last', action='store_true', help='both networks in channels-last layout')
     parser.add_argument('--no-fast-path', action='store_true', help='skip the fused (fast-path) inference rows')
     parser.add_argument('--no-train', action='store_true', help='skip the training step and memory')
+    parser.add_argument('--no-inference', action='store_true', help='skip the inference timings')
+    parser.add_argument('--modes', type=parse_modes, default=('eager', ),
+                        help='treatments for both networks, comma-separated: eager (plain and fast-path rows), '
+                        'compiled (torch.compile of the backbone, and the neck in a detector, as CompileHook), '
+                        "compiled-graphs (the same with mode='reduce-overhead': CUDA graphs on a GPU)")
+    parser.add_argument('--compile-backend', default='inductor',
+                        help="torch.compile backend of the compiled modes ('eager' or 'aot_eager' only check the "
+                        'tracing, quickly)')
+    parser.add_argument('--static-shapes', action='store_true',
+                        help='compile with dynamic=False (default dynamic=True, CompileHook\'s default)')
+    parser.add_argument('--graph-sizes', type=parse_size, nargs='+', default=[],
+                        help='after timing, run each compiled training step once at these sizes HxW and report '
+                        'the graphs dynamo built')
+    parser.add_argument('--launches', action='store_true',
+                        help='count kernel launches per forward and per training step (eager aten ops; inductor '
+                        'kernel calls with a compiled mode; GPU kernels on CUDA) at the first --sizes')
     parser.add_argument('--out', help='also write the report to this file (its folder must exist)')
     parser.add_argument('--overwrite', action='store_true', help='replace an existing --out file')
     return parser.parse_args(argv)
@@ -61,7 +80,9 @@ def main(argv=None):
         config=args.config, sizes=args.sizes, train_size=args.train_size, batch=args.batch,
         train_batch=args.train_batch, threads=args.threads, device=args.device, repeats=args.repeats,
         warmup=args.warmup, channels_last=args.channels_last, fast_path=not args.no_fast_path,
-        train=not args.no_train)
+        train=not args.no_train, inference=not args.no_inference, modes=args.modes,
+        compile_backend=args.compile_backend, compile_dynamic=not args.static_shapes, graph_sizes=args.graph_sizes,
+        launches=args.launches)
     with user_errors('tools/benchmark.py'):  # before any measurement
         check_outputs([args.out], args.overwrite, inputs=[args.config])
         check_settings(settings)

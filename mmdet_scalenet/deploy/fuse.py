@@ -126,12 +126,34 @@ def plain_kernels():
         _PLAIN_KERNELS.reset(token)
 
 
-def _uses_onednn(x: torch.Tensor) -> bool:
-    """Whether :class:`FusedConv2d` runs oneDNN's fused kernels on ``x``: CPU float32 inference, not traced."""
-    return (x.device.type == 'cpu' and x.dtype == torch.float32 and not x.requires_grad
-            and not torch.is_grad_enabled() and _onednn_available() and not _PLAIN_KERNELS.get()
+def _eager_inference(x: torch.Tensor) -> bool:
+    """Whether ``x`` is an eager inference input: no grad, not traced, compiled or exported, plain kernels not
+    asked for (the fused kernels are for eager inference only)."""
+    return (not x.requires_grad and not torch.is_grad_enabled() and not _PLAIN_KERNELS.get()
             and not torch.compiler.is_compiling() and not torch.compiler.is_exporting()
             and not torch.jit.is_tracing() and not torch.jit.is_scripting())
+
+
+def _uses_onednn(x: torch.Tensor) -> bool:
+    """Whether :class:`FusedConv2d` runs oneDNN's fused kernels on ``x``: CPU float32 inference, not traced."""
+    return x.device.type == 'cpu' and x.dtype == torch.float32 and _onednn_available() and _eager_inference(x)
+
+
+#: The dtypes cuDNN's fused convolutions run here.
+_CUDNN_DTYPES = (torch.float32, torch.float16)
+
+
+def _uses_cudnn(x: torch.Tensor) -> bool:
+    """Whether :class:`FusedConv2d` runs cuDNN's fused kernels on ``x``: CUDA float32 or float16 inference with cuDNN
+    on, not traced, and not while a CUDA graph is captured (the fused path's non-finite check needs a sync)."""
+    return (x.device.type == 'cuda' and x.dtype in _CUDNN_DTYPES and torch.backends.cudnn.enabled
+            and torch.backends.cudnn.is_available() and _eager_inference(x)
+            and not torch.cuda.is_current_stream_capturing())
+
+
+def _uses_fused_relu(x: torch.Tensor) -> bool:
+    """Whether :class:`FusedConv2d` applies ReLU inside a fused kernel (oneDNN or cuDNN) on ``x``."""
+    return _uses_onednn(x) or _uses_cudnn(x)
 
 
 class FusedConv2d(nn.Conv2d):
@@ -140,7 +162,10 @@ class FusedConv2d(nn.Conv2d):
     On CPU in float32 (outside ``torch.export``, ``torch.compile`` and tracing) it runs oneDNN's fused
     convolution (``torch.ops.mkldnn._convolution_pointwise``, the kernel ``torch.compile`` uses on CPU) with the
     weight kept in oneDNN's layout for the latest input shape, and the add and ReLU as post-ops: no extra pass
-    over the output. Elsewhere it runs ``F.conv2d``, then ``+ residual``, then ReLU: the same values.
+    over the output. On CUDA in float32 or float16 (likewise outside tracing, and not while a CUDA graph is
+    captured) a conv with ReLU runs as one cuDNN kernel, ``torch.cudnn_convolution_relu`` or, with the residual,
+    ``torch.cudnn_convolution_add_relu``. Elsewhere it runs ``F.conv2d``, then ``+ residual``, then ReLU: the same
+    values.
     """
 
     def __init__(self, conv: nn.Conv2d, relu: bool = False):
@@ -164,6 +189,9 @@ class FusedConv2d(nn.Conv2d):
 
     def _use_onednn(self, x: torch.Tensor) -> bool:
         return self.weight.dtype == torch.float32 and _uses_onednn(x)
+
+    def _use_cudnn(self, x: torch.Tensor) -> bool:
+        return self.weight.dtype == x.dtype and self.weight.device == x.device and _uses_cudnn(x)
 
     def _packed_weight(self, x: torch.Tensor) -> torch.Tensor:
         # oneDNN picks the weight layout for the input's shape: one packed for 224x224 runs 1.5x slower at
@@ -194,6 +222,11 @@ class FusedConv2d(nn.Conv2d):
             return torch.ops.mkldnn._convolution_pointwise.binary(
                 x, residual.contiguous(memory_format=layout), weight, self.bias, *args, 'add', None,
                 'relu' if relu else None, [], '')
+        if relu and self._use_cudnn(x):  # cuDNN fuses only with ReLU; without it the plain conv is one kernel too
+            args = (list(self.stride), list(self.padding), list(self.dilation), self.groups)
+            if residual is None:
+                return torch.cudnn_convolution_relu(x, self.weight, self.bias, *args)
+            return torch.cudnn_convolution_add_relu(x, self.weight, residual, 1.0, self.bias, *args)
         y = F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
         if residual is not None:
             y = y + residual
@@ -299,8 +332,9 @@ class FusedScaleNet(BackboneFlow, nn.Module):
         return self.maxpool(self.conv1(x))
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        if _uses_onednn(x) and not bool(torch.isfinite(x).all()):
-            # oneDNN's fused ReLU maps NaN to 0 where torch.relu keeps it: plain kernels give the model's NaN/inf.
+        if _uses_fused_relu(x) and not bool(torch.isfinite(x).all()):
+            # oneDNN's fused ReLU maps NaN to 0 where torch.relu keeps it (cuDNN's is not relied on either): plain
+            # kernels give the model's NaN/inf.
             with plain_kernels():
                 outs = super().forward(x)
         else:

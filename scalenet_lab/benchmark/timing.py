@@ -12,7 +12,7 @@ import torch.nn as nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-__all__ = ['Timing', 'dense_conv_gmacs', 'interleaved', 'peak_train_memory', 'ratio_stats']
+__all__ = ['Timing', 'dense_conv_gmacs', 'interleaved', 'peak_train_memory', 'ratio_stats', 'time_once']
 
 
 @dataclass
@@ -39,13 +39,22 @@ def interleaved(cases: Dict[str, Callable[[], object]], repeats: int, warmup: in
             fn()
     timings = {name: Timing(name) for name in cases}
     for _ in range(repeats):
-        for name, fn in cases.items():
-            _sync(device)
-            start = time.perf_counter()
-            fn()
-            _sync(device)
-            timings[name].seconds.append(time.perf_counter() - start)
+        for name, seconds in time_once(cases, device).items():
+            timings[name].seconds.append(seconds)
     return timings
+
+
+def time_once(cases: Dict[str, Callable[[], object]], device: torch.device) -> Dict[str, float]:
+    """Seconds of one call of each case, in turn (synchronised on CUDA). A compiled model's first call includes its
+    compilation."""
+    seconds = {}
+    for name, fn in cases.items():
+        _sync(device)
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        seconds[name] = time.perf_counter() - start
+    return seconds
 
 
 def ratio_stats(numerator: Timing, denominator: Timing) -> Tuple[float, float, float]:

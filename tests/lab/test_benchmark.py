@@ -1,4 +1,5 @@
-"""tools/benchmark.py runs end to end (tiny sizes, one repeat) and prints its ratios; the memory tracker is exact."""
+"""tools/benchmark.py runs end to end (tiny sizes, one repeat) and prints its ratios, for every treatment (eager,
+compiled, compiled + CUDA graphs); the memory tracker is exact; kernel launch counts are pinned."""
 import os
 import re
 
@@ -6,6 +7,12 @@ import pytest
 import torch
 
 from scalenet_lab.benchmark import Timing, ratio_stats, resolve_config
+from scalenet_lab.benchmark.launches import (
+    compiled_kernel_calls,
+    count_launches,
+    eager_compute_ops,
+    wrapper_kernel_calls,
+)
 from scalenet_lab.benchmark.timing import _LiveStorage
 
 NUMBER = r'(\d+\.\d+) \[(\d+\.\d+)-(\d+\.\d+)\]'
@@ -121,3 +128,124 @@ def test_detectors_run_identical_work_apart_from_the_backbone():
         for a, e in zip(fast_feats, feats):  # the fast path is the same function
             torch.testing.assert_close(a, e, rtol=1e-3, atol=1e-3)
     assert shapes['ScaleNet'] == shapes['ResNet']  # same feature maps, same 1000 RoIs through the same head
+
+
+#: Kernel launches per call of the backbones at 224x224, batch 1 (scalenet_lab/benchmark/launches.py): aten compute
+#: ops dispatched in an eval forward, and in a training step (forward and backward, norm_eval). Deterministic for a
+#: torch version; a change to the SA block that adds or removes launches changes them: re-measure with
+#: `python tools/benchmark.py --sizes 224x224 --no-inference --no-train --launches` and update the pin.
+EAGER_LAUNCHES = {'ScaleNet': {'eager eval': 391, 'eager train': 813},
+                  'ResNet': {'eager eval': 172, 'eager train': 351}}
+
+
+def test_eager_launch_counts_are_pinned():
+    from scalenet_lab.benchmark.models import build_pair
+    models = build_pair(detector=False)
+    x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    assert count_launches(models, x) == EAGER_LAUNCHES
+
+
+def test_eager_counts_leave_out_views_and_allocations():
+    x = torch.randn(4, 4)
+    # transpose, view, slice and empty launch nothing; add, relu_ and the copy of contiguous() one kernel each
+    assert eager_compute_ops(lambda: (x + 1).view(2, 8).t()[1:].relu_()) == 2
+    assert eager_compute_ops(lambda: (torch.empty(3), x.t().contiguous())) == 1
+
+
+WRAPPER = '''
+cpp_fused_add_0 = async_compile.cpp_pybinding(['float*'], r"""
+extern "C" void kernel(float* x) { aten.view.default(x); }
+""")
+class Runner:
+    def call(self, args):
+        arg0_1, arg1_1 = args
+        buf0 = empty_strided_cpu((1, 8, 4, 4), (128, 1, 32, 8), torch.float32)
+        cpp_fused_add_0(arg0_1, buf0)  # a generated kernel
+        buf1 = extern_kernels.convolution(buf0, arg1_1, None, stride=(1, 1), padding=(0, 0), dilation=(1, 1))
+        assert_tensor_metadata(buf1, (1, 8, 4, 4), (128, 1, 32, 8), torch.float32, 'torch.ops.aten.convolution.default')
+        buf2 = reinterpret_tensor(buf1, (128, ), (1, ), 0); del buf1  # reuse
+        buf3 = torch.ops.aten.convolution_backward.default(buf0, buf0, arg1_1, [8], (1, 1))
+        aten.scatter_reduce_.two(buf2, 0, buf2, buf2, reduce='sum')
+        buf4 = torch.ops.aten.view.default(buf2, [2, 64])
+        triton_poi_fused_relu_1.run(buf4, stream=stream0)
+        return (buf4, )
+runner = Runner()
+'''
+
+
+def test_wrapper_kernel_calls_count_kernels_externs_and_fallbacks_only():
+    # cpp_fused_add_0, the extern convolution, the two aten fallbacks; not the view, the allocation, the
+    # reinterpretation, the metadata check, the kernel's source, nor triton_poi_fused_relu_1 (not generated here)
+    assert wrapper_kernel_calls(WRAPPER) == 4
+    triton = "triton_poi_fused_relu_1 = async_compile.triton('k', 'src')\n"
+    generated = WRAPPER.replace('class Runner:', triton + 'class Runner:')
+    assert wrapper_kernel_calls(generated) == 5
+
+
+class _PointwiseChain(torch.nn.Module):
+    """conv, BN, ReLU, three pointwise ops, a pool, conv: eight eager ops, of which inductor fuses the middle six."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.norm, self.conv2 = torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8), torch.nn.Conv2d(8, 8, 1)
+
+    def forward(self, x):
+        y = torch.sigmoid(torch.relu(self.norm(self.conv1(x))) * 2 + 1)
+        return self.conv2(torch.nn.functional.max_pool2d(y, 2))
+
+
+@pytest.mark.slow
+def test_inductor_fuses_pointwise_ops_into_fewer_calls_than_eager_ops():
+    """The count on inductor's real code (its C++ backend): the pointwise chain fuses around the two extern
+    convolutions (on CPU inductor adds layout conversions before and after)."""
+    model = _PointwiseChain().eval()
+    x = torch.randn(1, 3, 16, 16)
+
+    def forward(module):
+        with torch.no_grad():
+            return module(x)
+
+    eager = eager_compute_ops(lambda: forward(model))
+    compiled = compiled_kernel_calls(model, forward, graphs=1)
+    assert eager == 8 and 3 <= compiled <= 6, (eager, compiled)
+
+
+@pytest.mark.slow
+def test_compiled_modes_and_launches_are_reported(capsys, load_tool):
+    """Every treatment's rows and ratios, traced by dynamo's eager backend (quick; inductor is exercised above)."""
+    load_tool('benchmark').main(['--threads', '1', '--sizes', '64x64', '--repeats', '1', '--warmup', '0',
+                                 '--no-train', '--no-fast-path', '--structure', 'scalenet50_light', '--launches',
+                                 '--modes', 'eager,compiled,compiled-graphs', '--compile-backend', 'eager',
+                                 '--static-shapes'])
+    text = capsys.readouterr().out
+    ratio(text, 'ratio ScaleNet / ResNet, compiled')
+    ratio(text, 'ratio ScaleNet / ResNet, compiled + CUDA graphs')
+    ratio(text, 'ratio ScaleNet compiled + CUDA graphs / ResNet eager')
+    assert 'compiled-graphs on CPU: no CUDA graphs' in text
+    assert re.search(r'first call \(compilation included[^)]*\), s: ScaleNet compiled \d+\.\d \(1 graph\)', text)
+    assert re.search(r'^\| ScaleNet \| 416 \| 868 \|$', text, re.M)  # launches of the light structure at 64x64
+    assert re.search(r'^\| ResNet \| 172 \| 351 \|$', text, re.M)
+
+
+@pytest.mark.slow
+def test_compiled_rows_alone(capsys, load_tool):
+    """Without the eager treatment: compiled rows only, their MACs still counted."""
+    load_tool('benchmark').main(['--threads', '1', '--sizes', '64x64', '--repeats', '1', '--warmup', '0',
+                                 '--no-train', '--structure', 'scalenet50_light', '--modes', 'compiled',
+                                 '--compile-backend', 'eager', '--static-shapes'])
+    text = capsys.readouterr().out
+    ratio(text, 'ratio ScaleNet / ResNet, compiled')
+    rows = re.findall(r'^\| (\w+(?: [\w-]+)?) \| \d+\.\d \[', text, re.M)
+    assert rows == ['ScaleNet compiled', 'ResNet compiled']
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--modes', 'eager,jit'], "argument --modes: expected a comma-separated list of eager, compiled, "
+                               "compiled-graphs, got 'eager,jit'"),
+    (['--no-inference', '--no-train'], 'nothing to measure'),
+])
+def test_bad_modes_and_nothing_to_measure_are_errors(capsys, argv, message, load_tool):
+    with pytest.raises(SystemExit) as exited:
+        load_tool('benchmark').main(argv)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
