@@ -29,7 +29,7 @@ from mmdet_scalenet.geometry import STAGE_BLOCKS
 from mmdet_scalenet.structure import Structure, load_structure, save_structure
 from mmdet_scalenet.utils.checkpoint import read_state_dict
 
-from .study_files import save_figure, save_json, save_markdown
+from .study_files import record_settings, save_figure, save_json, save_markdown
 
 __all__ = [
     'CONFIG', 'REGIMES', 'VARIANTS', 'RunResult', 'StudyResult', 'StudySettings', 'result_to_json', 'run_study',
@@ -108,17 +108,7 @@ _CACHE_KEYS = ('image_size', 'num_train', 'num_val', 'seed_epochs', 'epochs', 'b
 
 def _check_cache(settings: StudySettings) -> None:
     """Record the settings in the work directory; refuse a work directory whose runs were made with others."""
-    path = os.path.join(settings.work_dir, 'settings.json')
-    wanted = {k: getattr(settings, k) for k in _CACHE_KEYS}
-    if os.path.isfile(path):
-        with open(path) as f:
-            cached = json.load(f)
-        differ = [f'{k}: {cached.get(k)!r} there, {v!r} asked' for k, v in wanted.items() if cached.get(k) != v]
-        if differ:
-            raise ValueError(f'{settings.work_dir}: holds a study with other settings ({"; ".join(differ)}); use '
-                             'another work directory or delete that one')
-        return
-    save_json(wanted, path, overwrite=False)
+    record_settings(settings.work_dir, {k: getattr(settings, k) for k in _CACHE_KEYS})
 
 
 def _data_root(settings: StudySettings, regime: str) -> str:

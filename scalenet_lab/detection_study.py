@@ -55,7 +55,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from mmengine.hooks import Hook
 
-from .study_files import save_figure, save_json, save_markdown
+from .study_files import record_settings, save_figure, save_json, save_markdown
 
 __all__ = [
     'BACKBONES', 'CONFIGS', 'DETECTORS', 'METRICS', 'RunResult', 'StudyResult', 'StudySettings', 'TrainTimeHook',
@@ -189,21 +189,8 @@ def _digest(cfg) -> str:
 def _check_cache(settings: StudySettings, configs: Dict[Tuple[str, str], object]) -> None:
     """Record the settings and the configs' digests in the work directory; refuse a work directory whose runs were
     made with others."""
-    path = os.path.join(settings.work_dir, 'settings.json')
-    wanted = {k: getattr(settings, k) for k in _CACHE_KEYS}
-    wanted['configs'] = {f'{d}/{b}': _digest(cfg) for (d, b), cfg in configs.items()}
-    if os.path.isfile(path):
-        with open(path) as f:
-            cached = json.load(f)
-        differ = [f'{k}: {cached.get(k)!r} there, {v!r} asked' for k, v in wanted.items()
-                  if k != 'configs' and cached.get(k) != v]
-        differ += [f'config of {name} changed' for name, digest in wanted['configs'].items()
-                   if cached.get('configs', {}).get(name) != digest]
-        if differ:
-            raise ValueError(f'{settings.work_dir}: holds a study with other settings ({"; ".join(differ)}); use '
-                             'another work directory or delete that one')
-        return
-    save_json(wanted, path, overwrite=False)
+    record_settings(settings.work_dir, {k: getattr(settings, k) for k in _CACHE_KEYS},
+                    configs={f'{d}/{b}': _digest(cfg) for (d, b), cfg in configs.items()})
 
 
 def _study_data(configs: Dict[Tuple[str, str], object]) -> dict:
