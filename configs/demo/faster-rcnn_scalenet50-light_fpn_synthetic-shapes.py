@@ -1,8 +1,8 @@
 # The demo (bash tools/run_demo.sh, which writes the synthetic shapes data set first): the project's ScaleNet Faster
-# R-CNN FPN config, trained from scratch on a CPU (11 minutes measured on 2 cores). Overridden: the data, the image
-# scale, the schedule and the RPN/RoI sample counts; the backbone uses the built-in scalenet50_light structure and,
-# with no ImageNet weights offline, trains from scratch: no pretrained init, BatchNorm statistics updated, no frozen
-# stage.
+# R-CNN FPN config, trained from scratch on a CPU (docs/tools.md has the measured time and mAP). Overridden: the data,
+# the image scale, the optimizer and schedule and the RPN/RoI sample counts; the backbone uses the built-in
+# scalenet50_light structure and, with no ImageNet weights offline, trains from scratch: no pretrained init,
+# BatchNorm statistics updated, no frozen stage.
 _base_ = '../faster-rcnn_scalenet50_fpn_8xb2-10e_coco-800x1200.py'
 
 data_root = 'data/synthetic_shapes/'
@@ -65,7 +65,9 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min_ratio=0.01, begin=0, end=max_epochs, by_epoch=True,
          convert_to_iter_based=True),
 ]
-optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.04, momentum=0.9, weight_decay=0.0001),
+# AdamW: from scratch in 400 iterations it reached bbox mAP 0.829 (mAP@.5 0.996) where SGD (lr 0.04, momentum 0.9)
+# reached 0.394 (0.563), the same data, schedule and seed (docs/tools.md).
+optim_wrapper = dict(optimizer=dict(_delete_=True, type='AdamW', lr=0.001, weight_decay=0.05),
                      clip_grad=dict(max_norm=10, norm_type=2))
 auto_scale_lr = dict(enable=False, base_batch_size=8)
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))
