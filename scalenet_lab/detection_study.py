@@ -19,31 +19,26 @@ measured before the interruption travels in the checkpoint); the settings are re
 settings (or changed configs) in the same work directory is refused; seeds may be added. ``tools/detection_study.py``
 is the command line.
 
-Defaults, sized by measurement. One run of each config, 5 training iterations (batch 8) after a warm-up one and a
-validation on 16 images, on this project's 2-core machine while other sessions shared it (``nice -n 10``,
-``OMP_WAIT_POLICY=PASSIVE``, 2 torch threads). The process's CPU time is what counts, since the wall time depended
-on the others' load:
+Defaults, sized by measurement on this project's 2-core machine (AMD EPYC, AVX-512), ScaleNet-50, bbox mAP on 60
+validation images:
 
-=========  ===========  ===========================  ====================
-detector   backbone     CPU s per iteration (8 img)  CPU s per val image
-=========  ===========  ===========================  ====================
-C4         ResNet-50    6.94                         0.81
-C4         ScaleNet-50  6.15                         0.73
-FPN        ResNet-50    3.23                         0.12
-FPN        ScaleNet-50  3.70                         0.15
-=========  ===========  ===========================  ====================
+* **The optimizer.** The first design (SGD lr 0.04, the demo's earlier recipe; 130 iterations) gave C4 bbox mAP
+  0.004 (mAP@.5 0.018) on 150 images, its classification loss above its starting value. AdamW (lr 0.001, weight
+  decay 0.05), which took the demo from 0.468 to 0.829 (``docs/tools.md``), trains both detectors here.
+* **C4's input size.** C4 reads every RoI at stride 16. At the drawn 160 px a medium object (8-24 px) spans one or
+  two cells of that stride, where COCO's, at 600-1000 px, spans several: at 160 px C4 had mAP 0.001 after 100 of
+  400 iterations. At 320 px (the stored image halved: no detail the drawn one lacks) it had 0.010 after 75 of 150,
+  where FPN, which reads small RoIs at stride 4, had 0.018 at 160 px (0.067 after all 150). So C4 sees 320 px, FPN
+  160 px (their configs' ``image_scale``); ``CocoMetric`` measures both in the stored image's pixels.
+* **The length.** Per iteration of batch 8, on 2 idle cores (wall time): C4 at 320 px about 5.5 s (1.6 times its
+  CPU time at 160 px, the head's cost, 16 RoIs per image through stage 4 at 0.8 GMACs each, being unchanged), FPN
+  at 160 px about 2 s; evaluating 150 images about 100 s for C4 and 25 s for FPN. 200 iterations (1,600 training
+  images, each seen once) for every run then cost about 3,250 s per seed, 2.7 hours for three. So short a schedule
+  from scratch compares the backbones early in training, far from the paper's converged, pretrained ones.
 
-All four: 20.0 CPU s per iteration, 1.81 per validation image. From CPU time to the wall time of 2 idle cores: the
-demo's config, measured the same way, took 1.59-1.67 CPU s per iteration, and its documented run on 2 cores took
-1.6 s per iteration (``docs/tools.md``): so wall time is taken as equal to CPU time, which for these larger
-networks (better use of the second thread) errs long; the other bound, the main thread's CPU time alone, was 0.63
-of it for the demo. With 130 iterations (1040 training images, each seen once) and 150 validation images, one seed
-of the four costs 20.0 x 130 + 1.81 x 150 = 2872 s; three seeds 8616 s; with about 20 s per run for building the
-model, 3 checkpoints and counting MACs, and the data, about 8900 s: 2.5 hours (1.6 at the other bound). So short a
-schedule from scratch compares the backbones early in training, far from the paper's converged, pretrained ones.
-The C4 head runs stage 4 on every RoI (0.8 GMACs each): 16 sampled RoIs per training image (32 took twice the
-time) and 50 proposals per test image keep C4 at twice FPN's cost. A run's checkpoint takes 250-360 MB (4 GB for
-the study). The tool logs each run's measured time and the time left.
+The C4 head runs stage 4 on every RoI: 16 sampled RoIs per training image (32 took twice the time) and 50 proposals
+per test image. A run's checkpoint takes 250-360 MB (4 GB for the study). The tool logs each run's measured time and
+the time left.
 """
 import hashlib
 import json
@@ -69,7 +64,7 @@ DETECTORS = ('C4', 'FPN')
 BACKBONES = ('ScaleNet-50', 'ResNet-50')
 #: Each detector and backbone's config; each ScaleNet config inherits its ResNet one and changes only the backbone.
 CONFIGS = {
-    key: os.path.join(CONFIG_DIR, f'faster-rcnn_{name}_scratch_1xb8-130iters_synthetic-scales.py')
+    key: os.path.join(CONFIG_DIR, f'faster-rcnn_{name}_scratch_1xb8-200iters_synthetic-scales.py')
     for key, name in ((('C4', 'ScaleNet-50'), 'scalenet50-c4'), (('C4', 'ResNet-50'), 'r50-c4'),
                       (('FPN', 'ScaleNet-50'), 'scalenet50_fpn'), (('FPN', 'ResNet-50'), 'r50_fpn'))
 }
@@ -95,9 +90,9 @@ class StudySettings:
         checkpoint_interval: iterations between checkpoints (where an interrupted run resumes).
     """
     work_dir: str
-    num_train: int = 1040
+    num_train: int = 1600
     num_val: int = 150
-    iters: int = 130
+    iters: int = 200
     batch_size: int = 8
     seeds: Tuple[int, ...] = (0, 1, 2)
     checkpoint_interval: int = 50
@@ -122,7 +117,9 @@ class RunResult:
     backbone: str
     seed: int
     metrics: Dict[str, Optional[float]]
-    #: conv GMACs of the backbone at the image size (C4: stages 1-3)
+    #: the side of the image the detector sees (its config's ``image_scale``)
+    input_side: int
+    #: conv GMACs of the backbone at that size (C4: stages 1-3)
     backbone_gmacs: float
     #: C4: conv GMACs of the RoI head (stage 4) per RoI; FPN: None
     head_gmacs: Optional[float]
@@ -180,6 +177,14 @@ class TrainTimeHook(Hook):
 def _config(detector: str, backbone: str):
     from mmengine.config import Config
     return Config.fromfile(CONFIGS[(detector, backbone)])
+
+
+def _config_side(cfg) -> int:
+    """The side of the square image a config's detector sees (its ``image_scale``)."""
+    height, width = cfg.image_scale
+    if height != width:
+        raise ValueError(f'image_scale: the study\'s images are square, got {cfg.image_scale}')
+    return height
 
 
 def _digest(cfg) -> str:
@@ -262,7 +267,8 @@ def _metrics(values: dict) -> Tuple[Dict[str, Optional[float]], bool]:
 
 
 def _gmacs(model, detector: str, image_size: int) -> Tuple[float, Optional[float]]:
-    """Conv GMACs of the backbone on one ``image_size`` image and, for C4, of the RoI head on one 14x14 RoI."""
+    """Conv GMACs of the backbone on one image of ``image_size`` (the detector's input) and, for C4, of the RoI head
+    on one 14x14 RoI."""
     import torch
 
     from .complexity import count_macs
@@ -283,7 +289,7 @@ def _gmacs(model, detector: str, image_size: int) -> Tuple[float, Optional[float
 
 
 def _train(settings: StudySettings, name: str, detector: str, backbone: str, seed: int, data_root: str,
-           image_size: int, log: Callable[[str], None]) -> Tuple[dict, bool]:
+           log: Callable[[str], None]) -> Tuple[dict, bool]:
     """Train and evaluate (or read from the cache) one run; returns ``(result dict, whether it trained now)``."""
     work_dir = os.path.join(settings.work_dir, 'runs', name)
     result_file = os.path.join(work_dir, 'result.json')
@@ -304,8 +310,9 @@ def _train(settings: StudySettings, name: str, detector: str, backbone: str, see
     eval_seconds = time.perf_counter() - start
     if empty:
         log(f'[study] {name}: no detection on the validation images; every AP is 0')
-    backbone_gmacs, head_gmacs = _gmacs(runner.model, detector, image_size)
-    result = dict(name=name, metrics=metrics, backbone_gmacs=backbone_gmacs, head_gmacs=head_gmacs,
+    side = _config_side(cfg)
+    backbone_gmacs, head_gmacs = _gmacs(runner.model, detector, side)
+    result = dict(name=name, metrics=metrics, input_side=side, backbone_gmacs=backbone_gmacs, head_gmacs=head_gmacs,
                   train_seconds=timer.seconds, eval_seconds=eval_seconds, started_at_iter=timer.started_at_iter,
                   predictions=os.path.relpath(os.path.join(work_dir, 'predictions.pkl'), settings.work_dir))
     save_json(result, result_file)
@@ -330,7 +337,7 @@ def run_study(settings: StudySettings, log: Callable[[str], None] = print) -> St
     spent: Dict[str, List[float]] = {}
     for index, (detector, backbone, seed) in enumerate(plan):
         name = f'{detector}/{backbone}/seed{seed}'
-        run, trained = _train(settings, name, detector, backbone, seed, data_root, study_data['image_size'], log)
+        run, trained = _train(settings, name, detector, backbone, seed, data_root, log)
         result.runs.append(RunResult(detector=detector, backbone=backbone, seed=seed, **run))
         if trained:
             spent.setdefault(detector, []).append(run['train_seconds'] + run['eval_seconds'])
@@ -446,6 +453,10 @@ def _draw_side_by_side(result: StudyResult, detector: str, path: str) -> None:
     save_figure(figure, path, dpi=100)
 
 
+def _seen_side(result: StudyResult, detector: str) -> int:
+    return next(run.input_side for run in result.runs if run.detector == detector)
+
+
 def write_report(result: StudyResult, path: str, images_dir: str) -> None:
     """Write the Markdown report to ``path`` and its pictures to ``images_dir`` (all atomically)."""
     from .datasets.synthetic_shapes import COCO_AREA_LIMITS, SIZE_CLASSES, size_class_limits
@@ -473,11 +484,13 @@ def write_report(result: StudyResult, path: str, images_dir: str) -> None:
               'on every RoI); the paper\'s detector is C4.', '']
     small, medium = size_class_limits(d['store_scale'])
     side = d['image_size']
+    inputs = ', '.join(f'{detector} {_seen_side(result, detector)} px' for detector in DETECTORS)
     lines += ['## The data: COCO\'s size classes scaled to the image', '',
               f'Shapes (circle, square, triangle, star) on cluttered backgrounds, drawn at {side}x{side} px and '
               f'stored {d["store_scale"]}x larger ({side * d["store_scale"]} px, COCO\'s image side), so that '
               f'`CocoMetric`\'s fixed area limits ({COCO_AREA_LIMITS[0]} and {COCO_AREA_LIMITS[1]} px) are COCO\'s '
-              f'scaled by {side}/{side * d["store_scale"]}; the detectors see the {side} px image. 1 to '
+              f'scaled by {side}/{side * d["store_scale"]}. Each detector sees the image at its config\'s '
+              f'`image_scale`: {inputs}. 1 to '
               f'{d["max_objects"]} objects per image, sides {d["min_side"]}-{d["max_side"]} px, sizes balanced over '
               'the classes.', '',
               f'| size class | area at {side} px | validation objects |', '|---|---|---|',
@@ -486,10 +499,10 @@ def write_report(result: StudyResult, path: str, images_dir: str) -> None:
               f'| {SIZE_CLASSES[2]} | > {medium:g} px ({medium ** 0.5:g}^2) | {result.val_objects["large"]} |', '']
     lines += ['## Box AP over the seeds', '',
               'Points (AP x 100): mean ± sd [min-max] over the seeds. GMACs: convolutions of the backbone on one '
-              f'{side}x{side} image (C4: stages 1-3) and, for C4, of the head on one RoI. Minutes: training per run, '
-              'mean.', '',
-              '| detector | backbone | GMACs | head GMACs / RoI | ' + ' | '.join(METRICS.values())
-              + ' | minutes | seeds |', '|---' * (6 + len(METRICS)) + '|']
+              'image at the detector\'s input size (C4: stages 1-3) and, for C4, of the head on one RoI. Minutes: '
+              'training per run, mean.', '',
+              '| detector | input | backbone | GMACs | head GMACs / RoI | ' + ' | '.join(METRICS.values())
+              + ' | minutes | seeds |', '|---' * (7 + len(METRICS)) + '|']
     for detector in DETECTORS:
         for backbone in BACKBONES:
             runs = [r for r in result.runs if (r.detector, r.backbone) == (detector, backbone)]
@@ -497,7 +510,8 @@ def write_report(result: StudyResult, path: str, images_dir: str) -> None:
                 continue
             head = f'{runs[0].head_gmacs:.2f}' if runs[0].head_gmacs is not None else '-'
             cells = [_cell(_values(result, detector, backbone, key)) for key in METRICS]
-            lines.append(f'| {detector} | {backbone} | {runs[0].backbone_gmacs:.2f} | {head} | ' + ' | '.join(cells)
+            lines.append(f'| {detector} | {runs[0].input_side} px | {backbone} | {runs[0].backbone_gmacs:.2f} | '
+                         f'{head} | ' + ' | '.join(cells)
                          + f' | {statistics.fmean(r.train_seconds for r in runs) / 60:.1f} | {len(runs)} |')
     lines += ['', f'![AP by object size]({rel}/{by_size})', '', '## What differs beyond the spread', '',
               'ScaleNet-50\'s mean minus ResNet-50\'s; a difference "exceeds the spread" when the two backbones\' '

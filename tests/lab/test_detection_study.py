@@ -63,22 +63,26 @@ def study_data(tmp_path_factory):
 
 @pytest.mark.parametrize('detector', DETECTORS)
 def test_every_object_has_an_anchor_the_rpn_takes(detector, study_data):
-    """A box of any size of the data (4 px, the smallest, to 112 px), wherever it lies against the anchor grid,
-    overlaps its best anchor at least as much as the RPN's low-quality match asks (``min_pos_iou``)."""
+    """A box of any size of the data (4 px drawn, the smallest, to 112 px) in the detector's pixels (C4 sees the
+    image 2x larger), wherever it lies against the anchor grid, overlaps its best anchor at least as much as the
+    RPN's low-quality match asks (``min_pos_iou``)."""
     from mmdet.registry import TASK_UTILS
     from mmdet.structures.bbox import bbox_overlaps
     from mmengine.registry import DefaultScope
     _, params, train = study_data
-    boxes = np.array([a['bbox'] for a in train['annotations']]) / params['store_scale']  # the detector's pixels
+    boxes = np.array([a['bbox'] for a in train['annotations']]) / params['store_scale']  # drawn pixels
     assert boxes[:, 2:].min() >= 4 and boxes[:, 2:].max() <= params['max_side']
     cfg = Config.fromfile(CONFIGS[(detector, 'ResNet-50')])
+    image = cfg.image_scale[0]
+    zoom = image / params['image_size']
+    assert zoom == {'C4': 2, 'FPN': 1}[detector]
     with DefaultScope.overwrite_default_scope('mmdet'):  # whatever scope an earlier test's Runner left
         generator = TASK_UTILS.build(cfg.model.rpn_head.anchor_generator)
-    image = params['image_size']
     anchors = torch.cat(generator.grid_priors([(-(-image // s), -(-image // s)) for s, _ in generator.strides],
                                               device='cpu'))
     worst = 1.0
-    for side in (4, 5, 6, 8, 11, 16, 23, 32, 45, 64, 90, params['max_side']):
+    for drawn in (4, 5, 6, 8, 11, 16, 23, 32, 45, 64, 90, params['max_side']):
+        side = drawn * zoom
         # every position within a period of the strides that can matter: 16 px (finely) for small boxes
         offsets = torch.arange(0, 16, 0.5) if side <= 16 else torch.arange(0, min(64, image - side) + 1, 2.0)
         x, y = (v.flatten() for v in torch.meshgrid(offsets, offsets, indexing='ij'))
@@ -128,7 +132,7 @@ def test_the_defaults_are_the_configs_schedule():
     assert defaults.differences_from_study() == []
     assert StudySettings(work_dir='', seeds=(3, 4, 5, 6), checkpoint_interval=7).differences_from_study() == []
     assert StudySettings(work_dir='', iters=3, seeds=(0, )).differences_from_study() == [
-        'iters 3 (study: 130)', 'seeds (0,) (study: 3 seeds)']
+        'iters 3 (study: 200)', 'seeds (0,) (study: 3 seeds)']
 
 
 def test_cells_comparisons_and_metrics():

@@ -56,18 +56,19 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type='CocoMetric', ann_file=data_root + 'annotations/val.json', metric='bbox', format_only=False)
 test_evaluator = val_evaluator
 
-# From scratch (no ImageNet weights): SGD with a linear warm-up, cosine decay, gradients clipped (the demo's recipe),
-# by iteration: 130 iterations of 8 images, each training image seen once (scalenet_lab/detection_study.py says why).
-# One evaluation, after the last iteration (val_begin past it: the study calls the Runner's val() once).
-max_iters = 130
+# From scratch (no ImageNet weights): AdamW (the demo's recipe, measured against SGD in docs/tools.md) with a linear
+# warm-up, cosine decay, gradients clipped, by iteration: 200 iterations of 8 images, each training image seen once
+# (scalenet_lab/detection_study.py says why). One evaluation, after the last iteration (val_begin past it: the
+# study calls the Runner's val() once).
+max_iters = 200
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_begin=max_iters + 1, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=30),
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
     dict(type='CosineAnnealingLR', T_max=max_iters, eta_min_ratio=0.01, begin=0, end=max_iters, by_epoch=False),
 ]
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.04, momentum=0.9, weight_decay=0.0001),
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=0.001, weight_decay=0.05),
                      clip_grad=dict(max_norm=10, norm_type=2))
 auto_scale_lr = dict(enable=False, base_batch_size=8)
 # A checkpoint every 50 iterations, where an interrupted run resumes.

@@ -1,5 +1,5 @@
 # The detection study's Faster R-CNN FPN (mmdet's model), ResNet-50, from scratch. configs/detection_study/
-# faster-rcnn_scalenet50_fpn_scratch_1xb8-130iters_synthetic-scales.py differs only in the backbone type.
+# faster-rcnn_scalenet50_fpn_scratch_1xb8-200iters_synthetic-scales.py differs only in the backbone type.
 _base_ = ['mmdet::_base_/models/faster-rcnn_r50_fpn.py', './_base_/synthetic-scales_scratch.py']
 
 model = dict(
