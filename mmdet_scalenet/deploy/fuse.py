@@ -23,6 +23,9 @@ What the fast path changes, and why each step is exact:
   at 224x224); a new input shape reorders it again.
 * **Pooling chain** (as in the model): the factor-4 branch pools the factor-2 branch's pooled map, a quarter of the
   reads (:func:`~mmdet_scalenet.models.scale_aggregation.pool_branches`).
+* **Coarse branches as one conv, compiled**: under ``torch.compile`` each block's coarse branch convs (folded) run as
+  one conv over their pooled maps side by side (:mod:`~mmdet_scalenet.models.atlas`), fewer kernel launches; in
+  eager they run apart, measured faster on CPU (``eager_atlas`` turns it on per block).
 * **Channels-last** (default): weights and activations in NHWC, the layout oneDNN's convolutions run on without
   reordering activations (outputs are channels-last tensors with the same values).
 * **Shared input** (``merge_shortcut=True``, off by default): in the first block of a stage, ``conv1`` and the
@@ -42,18 +45,20 @@ import contextlib
 import contextvars
 import copy
 import functools
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..models.atlas import Atlas, atlas_gap
 from ..models.bottleneck import BottleneckFlow, SABottleneck
 from ..models.scale_aggregation import repeats_values, upsample_to
 from ..models.scalenet import BackboneFlow, ScaleNet
 
-__all__ = ['FusedConv2d', 'FusedSABottleneck', 'FusedScaleNet', 'fold_conv_bn', 'fuse_scalenet']
+__all__ = ['FusedBlocks', 'FusedConv2d', 'FusedSABottleneck', 'FusedScaleNet', 'exact_where_non_finite', 'fold_conv_bn',
+           'fuse_scalenet']
 
 
 def _check_conv(conv: nn.Module, name: str) -> nn.Conv2d:
@@ -124,6 +129,16 @@ def plain_kernels():
         yield
     finally:
         _PLAIN_KERNELS.reset(token)
+
+
+def exact_where_non_finite(forward: Callable[[torch.Tensor], Any], x: torch.Tensor) -> Any:
+    """``forward(x)`` for fused blocks, on the model's kernels where ``x`` holds NaN or inf: oneDNN's fused ReLU maps
+    NaN to 0 where ``torch.relu`` keeps it (cuDNN's is not relied on either), so plain kernels give the model's
+    NaN/inf. One check of the input per forward, not per conv."""
+    if _uses_fused_relu(x) and not bool(torch.isfinite(x).all()):
+        with plain_kernels():
+            return forward(x)
+    return forward(x)
 
 
 def _eager_inference(x: torch.Tensor) -> bool:
@@ -260,9 +275,23 @@ class FusedSABottleneck(BottleneckFlow, nn.Module):
         else:
             self.conv1 = FusedConv2d(conv1, relu=True)
             self.downsample = FusedConv2d(shortcut) if shortcut is not None else None
-        self.conv2 = nn.ModuleDict({key: FusedConv2d(fold_conv_bn(conv, block.norm2[key], f'conv2.{key}'))
-                                    for key, conv in block.conv2.items()})
+        folded = {key: fold_conv_bn(conv, block.norm2[key], f'conv2.{key}') for key, conv in block.conv2.items()}
+        self.conv2 = nn.ModuleDict({key: FusedConv2d(conv) for key, conv in folded.items()})
+        self._build_atlas(block, folded)
         self.conv3 = FusedConv2d(fold_conv_bn(block.conv3, block.norm3, 'conv3'), relu=True)
+
+    def _build_atlas(self, block: SABottleneck, folded: Dict[str, nn.Conv2d]) -> None:
+        """The block's atlas branches (:mod:`~mmdet_scalenet.models.atlas`) as one folded conv, run in a compiled
+        graph. ``eager_atlas``: whether eager inference runs it too; off, as measured on CPU, where the atlas's
+        extra arithmetic costs more than the conv calls it saves in every stage (docs/benchmark.md, "Kernel
+        launches")."""
+        self.atlas_keys = block.atlas_keys
+        self.eager_atlas = False
+        if self.atlas_keys:
+            convs = [folded[key] for key in self.atlas_keys]
+            self.atlas_conv = FusedConv2d(_concat_convs(convs))
+            self.atlas_channels = tuple(conv.out_channels for conv in convs)
+            self.atlas_gap = atlas_gap(convs[0])
 
     def reduce(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         if self.merged:
@@ -276,7 +305,28 @@ class FusedSABottleneck(BottleneckFlow, nn.Module):
         conv = self.conv2[key]
         if repeats_values(size, (low.shape[-2], low.shape[-1])):  # stride 1, 'same' padding: the conv keeps the size
             return upsample_to(conv(low, relu=True), size)
-        return F.relu(upsample_to(conv(low, relu=False), size))
+        # In place: a new one-channel map would come out NCHW (it is contiguous in both layouts), and the
+        # concatenation with it too, which makes conv3 reorder its input and copy the residual (30% of stage 1's
+        # time at 800x1216 on CPU).
+        return F.relu(upsample_to(conv(low, relu=False), size), inplace=True)
+
+    def _finish_atlas_branch(self, key: str, y: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+        """An atlas branch after its (folded) conv: rectified on the small map where the upsampling repeats
+        values, after it otherwise (the atlas conv runs without ReLU: its branches may upsample differently). In
+        place, as :meth:`branch` and for the same reason: ``y`` is this branch's view of the atlas conv's output and
+        keeps its channels-last strides, where a new 1x1 map would be NCHW."""
+        if repeats_values(size, (y.shape[-2], y.shape[-1])):
+            return upsample_to(F.relu(y, inplace=True), size)
+        return F.relu(upsample_to(y, size), inplace=True)
+
+    def atlas(self) -> Optional[Atlas]:
+        """The atlas in a compiled graph (and in eager inference with ``eager_atlas``); not in an exported graph
+        (the static-graph runtimes ONNX targets run the branches in parallel)."""
+        if not self.atlas_keys or torch.compiler.is_exporting():
+            return None
+        if not (self.eager_atlas or torch.compiler.is_compiling()):
+            return None
+        return Atlas(self.atlas_keys, self.atlas_channels, self.atlas_gap, self.atlas_conv, self._finish_atlas_branch)
 
     def expand(self, out: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
         return self.conv3(out, residual=identity)  # relu(conv3(out) + identity), in one kernel on CPU
@@ -288,6 +338,14 @@ class FusedSABottleneck(BottleneckFlow, nn.Module):
         if mode:
             raise RuntimeError('a fused ScaleNet block is inference-only; train the unfused model')
         return super().train(False)
+
+
+class FusedBlocks(nn.Sequential):
+    """Fused SA blocks run one after another, as a stage outside a backbone (a C4 head's stage 4,
+    :func:`~.fuse_model.fuse_model`): NaN and inf inputs run the model's kernels, as in :class:`FusedScaleNet`."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return exact_where_non_finite(super().forward, x)
 
 
 class FusedScaleNet(BackboneFlow, nn.Module):
@@ -332,13 +390,7 @@ class FusedScaleNet(BackboneFlow, nn.Module):
         return self.maxpool(self.conv1(x))
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        if _uses_fused_relu(x) and not bool(torch.isfinite(x).all()):
-            # oneDNN's fused ReLU maps NaN to 0 where torch.relu keeps it (cuDNN's is not relied on either): plain
-            # kernels give the model's NaN/inf.
-            with plain_kernels():
-                outs = super().forward(x)
-        else:
-            outs = super().forward(x)
+        outs = exact_where_non_finite(super().forward, x)
         return tuple(out.contiguous() for out in outs) if self.nchw_outputs else outs
 
     def train(self, mode: bool = True) -> 'FusedScaleNet':

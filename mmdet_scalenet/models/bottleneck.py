@@ -1,6 +1,5 @@
 """ScaleNet's bottleneck: a ResNet bottleneck whose 3x3 conv is a scale-aggregation block (Li et al., "Data-Driven
 Neuron Allocation for Scale Aggregation Networks", CVPR 2019, Sec. 3.1 and Fig. 2)."""
-import functools
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -10,6 +9,7 @@ from mmcv.cnn import build_conv_layer, build_plugin_layer
 from mmengine.model import BaseModule
 
 from ..geometry import EXPANSION, SCALE_FACTORS, branch_kernel_size
+from .atlas import Atlas, atlas_gap, atlas_keys, eager_atlas_requested, stacked_conv
 from .checks import PLUGIN_POSITIONS
 from .norm import build_norm
 from .scale_aggregation import aggregate, downsample_by, norm_relu_upsample
@@ -39,10 +39,12 @@ class BottleneckFlow:
         x -> [2x2 max-pool if stride 2] -> reduce (conv1 and the shortcut) -> scale aggregation -> expand (conv3,
         + shortcut, ReLU)
 
-    Attributes a block sets: ``stride``; ``factors`` (``{branch key: scale factor}``, in branch order).
+    Attributes a block sets: ``stride``; ``factors`` (``{branch key: scale factor}``, in branch order);
+    ``atlas_keys``, the coarse branches that can run their convs as one (:func:`~.atlas.atlas_keys`).
     """
     stride: int
     factors: Dict[str, int]
+    atlas_keys: Tuple[str, ...] = ()
 
     def reduce(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """``(relu(norm(conv1(x))), shortcut(x))``."""
@@ -52,13 +54,17 @@ class BottleneckFlow:
         """Branch ``key`` on its pooled map ``low``: conv, norm and ReLU, upsampled back to ``size``."""
         raise NotImplementedError
 
+    def atlas(self) -> Optional[Atlas]:
+        """The branches that run their convs as one in this call (:mod:`.atlas`), or None."""
+        return None
+
     def expand(self, out: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
         """``relu(norm(conv3(out)) + identity)``."""
         raise NotImplementedError
 
     def scale_aggregation(self, x: torch.Tensor) -> torch.Tensor:
         """The SA block: every branch on ``x`` pooled by its factor, concatenated (and rectified)."""
-        return aggregate(x, [(factor, functools.partial(self.branch, key)) for key, factor in self.factors.items()])
+        return aggregate(x, self.factors, self.branch, self.atlas())
 
     def flow(self, x: torch.Tensor) -> torch.Tensor:
         if self.stride == 2:
@@ -156,6 +162,7 @@ class SABottleneck(BottleneckFlow, BaseModule):
         self.factors = {key: self.scale_factors[int(key)] for key in self.conv2}
         #: Branches whose conv is deformable (mmcv's ``*Pack`` convs compute their offsets with ``conv_offset``).
         self.deformable = frozenset(key for key, conv in self.conv2.items() if hasattr(conv, 'conv_offset'))
+        self.atlas_keys = atlas_keys(self.conv2, self.factors)
 
     def _build_plugins(self, plugins: Sequence[dict], planes: int) -> None:
         widths = {'after_conv1': planes, 'after_conv2': sum(self.branch_channels),
@@ -216,7 +223,21 @@ class SABottleneck(BottleneckFlow, BaseModule):
     def branch(self, key: str, low: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
         conv = self.conv2[key]
         y = conv_at_least_kernel(conv, low) if key in self.deformable else conv(low)
+        return self._finish_branch(key, y, size)
+
+    def _finish_branch(self, key: str, y: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
         return norm_relu_upsample(self.norm2[key], y, size)
+
+    def atlas(self) -> Optional[Atlas]:
+        """The atlas in a compiled graph, where it removes launches (docs/benchmark.md, "Kernel launches"); the
+        eager block runs its branches apart (the arithmetic the released weights were trained with) unless asked
+        (:func:`~.atlas.eager_atlas`). Each branch's norm still sees only its own map: a training-mode BatchNorm's
+        statistics are the branch's."""
+        if not self.atlas_keys or not (torch.compiler.is_compiling() or eager_atlas_requested()):
+            return None
+        convs = [self.conv2[key] for key in self.atlas_keys]
+        return Atlas(self.atlas_keys, tuple(conv.out_channels for conv in convs), atlas_gap(convs[0]),
+                     stacked_conv(convs), self._finish_branch)
 
     def scale_aggregation(self, x: torch.Tensor) -> torch.Tensor:
         return self._plugins(super().scale_aggregation(x), 'after_conv2')

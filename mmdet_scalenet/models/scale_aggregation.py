@@ -5,22 +5,24 @@ and where a branch's norm and ReLU may run on its small map.
 An SA block runs one branch per scale factor ``s``: max-pool by ``s``, conv, upsample back, norm; the branches are
 concatenated and rectified. The trainable block (:class:`~.bottleneck.SABottleneck`), the fused inference fast path
 (:mod:`mmdet_scalenet.deploy.fuse`) and the ONNX export (:mod:`mmdet_scalenet.deploy.onnx`) all call the functions
-here; none of them writes a rule again.
+here; none of them writes a rule again. In a compiled graph the coarse branches' convs run as one over their pooled
+maps side by side (:mod:`.atlas`), which saves kernel launches.
 """
-from typing import Callable, Dict, Sequence, Tuple
+from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from .atlas import Atlas, run_atlas
 from .norm import batch_norm_as_upsampled
 
 __all__ = ['aggregate', 'downsample_by', 'is_affine', 'norm_relu_upsample', 'pool_branches', 'repeats_values',
            'upsample_to']
 
-#: A branch: its pooled input and the full size in, its upsampled output out.
-Branch = Callable[[torch.Tensor, Tuple[int, int]], torch.Tensor]
+#: A branch: its key, its pooled input and the full size in, its upsampled output out.
+Branch = Callable[[str, torch.Tensor, Tuple[int, int]], torch.Tensor]
 
 
 def downsample_by(x: torch.Tensor, factor: int) -> torch.Tensor:
@@ -133,10 +135,16 @@ def norm_relu_upsample(norm: nn.Module, y: torch.Tensor, size: Tuple[int, int]) 
     return F.relu(norm(upsample_to(y, size)), inplace=True)
 
 
-def aggregate(x: torch.Tensor, branches: Sequence[Tuple[int, Branch]]) -> torch.Tensor:
-    """The SA block's data flow: pool ``x`` by each branch's factor (:func:`pool_branches`), run each
-    ``(factor, branch)`` on its pooled map (conv, norm, ReLU, upsampled back to ``x``'s size), concatenate."""
+def aggregate(x: torch.Tensor, factors: Mapping[str, int], branch: Branch,
+              atlas: Optional[Atlas] = None) -> torch.Tensor:
+    """The SA block's data flow: pool ``x`` by each branch's factor (:func:`pool_branches`), run each branch
+    ``branch(key, pooled, size)`` (conv, norm, ReLU, upsampled back to ``x``'s size), concatenate in ``factors``'
+    order. The branches of ``atlas`` run their convs as one (:mod:`.atlas`), then ``atlas.finish``."""
     size = (x.shape[-2], x.shape[-1])
-    pooled = pool_branches(x, [factor for factor, _ in branches])
-    outs = [branch(pooled[factor], size) for factor, branch in branches]
+    pooled = pool_branches(x, list(factors.values()))
+    done: Dict[str, torch.Tensor] = {}
+    if atlas is not None:
+        lows = run_atlas([pooled[factors[key]] for key in atlas.keys], atlas.conv, atlas.channels, atlas.gap)
+        done = {key: atlas.finish(key, y, size) for key, y in zip(atlas.keys, lows)}
+    outs = [done[key] if key in done else branch(key, pooled[factor], size) for key, factor in factors.items()]
     return outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)

@@ -211,6 +211,25 @@ def test_inductor_fuses_pointwise_ops_into_fewer_calls_than_eager_ops():
 
 
 @pytest.mark.slow
+def test_the_atlas_cuts_the_compiled_launches_of_an_sa_block():
+    """An SA block with four branches, compiled by inductor (eval, static 28x28): the atlas runs the three coarse
+    convs as one, and the packing fuses into the pooling and the unpacking into the upsampling."""
+    from mmdet_scalenet.models.bottleneck import SABottleneck
+    from scalenet_lab.benchmark.atlas import without_atlas
+    block = SABottleneck(64, 16, branch_channels=(8, 8, 8, 8), side=56).eval()
+    apart = without_atlas(block)
+    x = torch.randn(1, 64, 28, 28)
+
+    def forward(module):
+        with torch.no_grad():
+            return module(x)
+
+    with_atlas, without = compiled_kernel_calls(block, forward, graphs=1), compiled_kernel_calls(apart, forward, 1)
+    print(f'compiled SA block launches: {with_atlas} with the atlas, {without} without')
+    assert with_atlas <= without - 2, (with_atlas, without)
+
+
+@pytest.mark.slow
 def test_compiled_modes_and_launches_are_reported(capsys, load_tool):
     """Every treatment's rows and ratios, traced by dynamo's eager backend (quick; inductor is exercised above)."""
     load_tool('benchmark').main(['--threads', '1', '--sizes', '64x64', '--repeats', '1', '--warmup', '0',
