@@ -6,16 +6,17 @@ and :class:`~mmdet_scalenet.engine.FuseConvBNHook` run, and the one-liner for mm
 
 Every :class:`~mmdet_scalenet.ScaleNet` becomes its exact fast path (:class:`~.fuse.FusedScaleNet`, every
 BatchNorm folded, fused oneDNN convs, channels-last inside; its outputs NCHW, because mmcv 2.1's CPU ``roi_align``
-reads channels-last input as NCHW and returns wrong values), the SA blocks of a C4 head (:class:`~mmdet_scalenet.models
-.ScaleNetResLayer`) become :class:`~.fuse.FusedSABottleneck`, and mmcv's ``fuse_conv_bn`` (mmdet 2.x's
-``--fuse-conv-bn``) folds the BatchNorms of the rest of the model (necks, heads). Outputs equal the eval-mode model's
-up to float rounding. A ScaleNet the fast path cannot run (``dcn``, ``plugins``, GroupNorm) is an error naming the
+reads channels-last input as NCHW and returns wrong values), the SA blocks of a C4 head
+(:class:`~mmdet_scalenet.models.ScaleNetResLayer`) become :class:`~.fuse.FusedSABottleneck` (run by
+:class:`~.fuse.FusedBlocks`), and mmcv's ``fuse_conv_bn`` (mmdet 2.x's ``--fuse-conv-bn``) folds the BatchNorms of
+the rest of the model (necks, heads). Outputs equal the eval-mode model's up to float rounding, NaN and inf
+included. A ScaleNet the fast path cannot run (``dcn``, ``plugins``, GroupNorm) is an error naming the
 argument, not a silent half-fused model.
 """
 import torch.nn as nn
 
 from ..models import ScaleNet, ScaleNetResLayer
-from .fuse import FusedSABottleneck, fuse_scalenet
+from .fuse import FusedBlocks, FusedSABottleneck, fuse_scalenet
 
 __all__ = ['fuse_model']
 
@@ -25,7 +26,7 @@ def _fuse_shared_head(name: str, head: ScaleNetResLayer) -> None:
         fused = [FusedSABottleneck(block) for block in getattr(head, head.layer_name)]
     except ValueError as error:
         raise ValueError(f'{name} (ScaleNetResLayer): {error}; run this model unfused') from None
-    setattr(head, head.layer_name, nn.Sequential(*fused).eval())
+    setattr(head, head.layer_name, FusedBlocks(*fused).eval())
 
 
 def fuse_model(model: nn.Module) -> nn.Module:

@@ -5,7 +5,7 @@ import os
 import pytest
 import torch
 
-from mmdet_scalenet.deploy import FusedSABottleneck, FusedScaleNet, fuse_model
+from mmdet_scalenet.deploy import FusedBlocks, FusedSABottleneck, FusedScaleNet, fuse_model
 from mmdet_scalenet.engine import FuseConvBNHook
 
 from ..common import ROOT
@@ -92,3 +92,21 @@ def test_det_inferencer_one_liner_gives_the_same_detections(tmp_path):
     assert len(after) == len(before) > 0
     torch.testing.assert_close(after.scores, before.scores, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(after.bboxes, before.bboxes, rtol=1e-4, atol=1e-3)
+
+
+def test_fused_c4_head_gives_the_models_non_finite_outputs(randomised):
+    """RoI features holding NaN and inf reach the C4 head's fused blocks (``FusedBlocks``): they give NaN and inf
+    where the model's blocks do (oneDNN's fused ReLU would map NaN to 0), and the model's values elsewhere."""
+    model = _detector(C4, randomised)
+    head = model.roi_head.shared_head
+    x = torch.randn(3, 1024, 14, 14, generator=torch.Generator().manual_seed(4))
+    x[0, 5, 3, 4], x[2, 7, 10, 1] = float('nan'), float('inf')
+    with torch.no_grad():
+        expected = head.eval()(x)
+        fuse_model(model)
+        actual = head(x)
+    assert isinstance(getattr(head, head.layer_name), FusedBlocks)
+    assert expected.isnan().any() and expected[1].isfinite().all()
+    assert torch.equal(actual.isnan(), expected.isnan()) and torch.equal(actual.isinf(), expected.isinf())
+    finite = expected.isfinite()
+    torch.testing.assert_close(actual[finite], expected[finite], rtol=1e-4, atol=1e-4)
