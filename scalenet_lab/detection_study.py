@@ -23,8 +23,8 @@ Defaults, sized by measurement on this project's 2-core machine (AMD EPYC, AVX-5
 validation images:
 
 * **The optimizer.** The first design (SGD lr 0.04, the demo's earlier recipe; 130 iterations) gave C4 bbox mAP
-  0.004 (mAP@.5 0.018) on 150 images, its classification loss above its starting value. AdamW (lr 0.001, weight
-  decay 0.05), which took the demo from 0.468 to 0.829 (``docs/tools.md``), trains both detectors here.
+  0.004 (mAP@.5 0.018) on 150 images, its classification loss rising from 1.9 to 2.3 before it fell. AdamW (lr
+  0.001, weight decay 0.05), which took the demo from 0.468 to 0.829 (``docs/tools.md``), trains both detectors.
 * **C4's input size.** C4 reads every RoI at stride 16. At the drawn 160 px a medium object (8-24 px) spans one or
   two cells of that stride, where COCO's, at 600-1000 px, spans several: at 160 px C4 had mAP 0.001 after 100 of
   400 iterations. At 320 px (the stored image halved: no detail the drawn one lacks) it had 0.010 after 75 of 150,
