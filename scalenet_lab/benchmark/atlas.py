@@ -3,6 +3,7 @@ eager time with the atlas against without (paired per repeat, interleaved), kern
 and without it, and the multiply-accumulates it adds. docs/benchmark.md ("Kernel launches") has the command and the
 results behind where the atlas runs."""
 import copy
+import functools
 from typing import Dict, List, Sequence, Tuple
 
 import torch
@@ -16,7 +17,8 @@ from mmdet_scalenet.models.bottleneck import SABottleneck
 from .launches import compiled_kernel_calls
 from .timing import Timing, interleaved, ratio_stats
 
-__all__ = ['atlas_report', 'compiled_stage_launches', 'fused_stage_ratios', 'stage_macs', 'without_atlas']
+__all__ = ['atlas_report', 'compiled_ratios', 'compiled_stage_launches', 'fused_stage_ratios', 'stage_macs',
+           'without_atlas']
 
 
 def _stage_inputs(model: nn.Module, x: torch.Tensor) -> List[torch.Tensor]:
@@ -130,6 +132,34 @@ def atlas_report(sizes: Sequence[Tuple[int, int]] = ((224, 224), (800, 1216)), s
             row.append(f'{calls[stage][0]} / {calls[stage][1]}')
         lines.append('| ' + ' | '.join(row) + ' |')
     return '\n'.join(lines)
+
+
+def compiled_ratios(size: Tuple[int, int] = (800, 1216), repeats: int = 9) -> str:
+    """Eval of the backbones compiled by inductor (static shapes, batch 1, random weights), paired per repeat:
+    ScaleNet-50 with the atlas and with its branches apart, each against mmdet's ResNet-50, and against each other."""
+    from mmdet.models.backbones import ResNet
+    scalenet = ScaleNet(depth=50, init_cfg=None)
+    models = {'ScaleNet-50': scalenet, 'ScaleNet-50, branches apart': without_atlas(scalenet), 'ResNet-50': ResNet(50)}
+    x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(0))
+    cases = {}
+    for name, model in models.items():
+        model.eval()
+        model.compile(dynamic=False)
+        cases[name] = functools.partial(_no_grad_call, model, x)
+    timings = interleaved(cases, repeats=repeats, warmup=1, device=torch.device('cpu'))
+    pairs = [('ScaleNet-50', 'ResNet-50'), ('ScaleNet-50, branches apart', 'ResNet-50'),
+             ('ScaleNet-50', 'ScaleNet-50, branches apart')]
+    threads = torch.get_num_threads()
+    lines = [f'compiled eval, {size[0]}x{size[1]}, batch 1, {threads} threads, {repeats} paired repeats:']
+    for numerator, denominator in pairs:
+        median, low, high = ratio_stats(timings[numerator], timings[denominator])
+        lines.append(f'{numerator} / {denominator}: {median:.3f} [{low:.3f}-{high:.3f}]')
+    return '\n'.join(lines)
+
+
+def _no_grad_call(model: nn.Module, x: torch.Tensor) -> None:
+    with torch.no_grad():
+        model(x)
 
 
 def _network_macs(model: ScaleNet, size: Tuple[int, int]) -> int:
