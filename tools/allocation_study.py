@@ -14,31 +14,21 @@ import argparse
 import os
 import sys
 
-import torch
-
 from scalenet_lab.argtypes import int_at_least, non_negative_float
-from scalenet_lab.cli import check_outputs, user_errors
-
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
+from scalenet_lab.study_cli import add_study_args, run_study_command
 
 
 def main(argv=None):
-    from scalenet_lab.allocation_study import StudySettings, run_study, save_result, write_report
-    defaults = StudySettings(work_dir='')
+    from scalenet_lab import allocation_study
+    defaults = allocation_study.StudySettings(work_dir='')
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--work-dir', default=os.path.join(ROOT, 'work_dirs', 'allocation_study'),
-                        help='data, runs and cache (default: work_dirs/allocation_study)')
-    parser.add_argument('--report', default=os.path.join(ROOT, 'docs', 'allocation_study.md'),
-                        help='the Markdown report (default: docs/allocation_study.md)')
-    parser.add_argument('--images', default=None, help='where the pictures go (default: images/ beside the report)')
-    parser.add_argument('--overwrite', action='store_true', help='replace an existing report and its pictures')
+    add_study_args(parser, 'allocation_study', defaults,
+                   'random seeds of the retrainings (the seed networks use the first)')
     parser.add_argument('--image-size', type=int_at_least(32), default=defaults.image_size)
     parser.add_argument('--num-train', type=int_at_least(4), default=defaults.num_train,
                         help='training images per regime')
     parser.add_argument('--num-val', type=int_at_least(4), default=defaults.num_val,
                         help='validation images per regime')
-    parser.add_argument('--seeds', type=int_at_least(0), nargs='+', default=list(defaults.seeds),
-                        help='random seeds of the retrainings (the seed networks use the first)')
     parser.add_argument('--seed-epochs', type=int_at_least(1), default=defaults.seed_epochs)
     parser.add_argument('--epochs', type=int_at_least(1), default=defaults.epochs, help='epochs of each retraining')
     parser.add_argument('--batch-size', type=int_at_least(1), default=defaults.batch_size)
@@ -46,28 +36,12 @@ def main(argv=None):
                         help='L1 weight on the seed networks\' branch gammas')
     parser.add_argument('--gamma-lr-mult', type=non_negative_float, default=defaults.gamma_lr_mult,
                         help='learning-rate multiplier of the seed networks\' branch norms')
-    parser.add_argument('--threads', type=int_at_least(1), default=None, help='torch threads (default: torch\'s)')
     args = parser.parse_args(argv)
-    if len(set(args.seeds)) != len(args.seeds):
-        parser.error(f'--seeds: each seed once, got {args.seeds}')
-    if args.threads:
-        torch.set_num_threads(args.threads)
-
-    settings = StudySettings(
+    settings = allocation_study.StudySettings(
         work_dir=os.path.abspath(args.work_dir), image_size=args.image_size, num_train=args.num_train,
         num_val=args.num_val, seeds=tuple(args.seeds), seed_epochs=args.seed_epochs, epochs=args.epochs,
         batch_size=args.batch_size, sparsity=args.sparsity, gamma_lr_mult=args.gamma_lr_mult)
-    images = args.images or os.path.join(os.path.dirname(os.path.abspath(args.report)), 'images')
-    with user_errors('tools/allocation_study.py'):
-        check_outputs([args.report], args.overwrite)
-        if os.path.exists(images) and not os.path.isdir(images):
-            raise NotADirectoryError(f'--images {images}: exists and is not a folder')
-        result = run_study(settings, log=lambda line: print(line, flush=True))
-        write_report(result, args.report, images)
-        save_result(result, os.path.join(settings.work_dir, 'study.json'))
-    print(f'[study] {len(result.runs)} retrainings; report {args.report}, pictures in {images}; '
-          f'{result.seconds / 60:.1f} minutes')
-    return 0
+    return run_study_command('tools/allocation_study.py', parser, args, allocation_study, settings)
 
 
 if __name__ == '__main__':
