@@ -23,6 +23,7 @@ from scalenet_lab.detection_study import (
     StudySettings,
     _cell,
     _comparison,
+    _config_side,
     _metrics,
     result_to_json,
     run_study,
@@ -90,6 +91,15 @@ def test_every_object_has_an_anchor_the_rpn_takes(detector, study_data):
         worst = min(worst, bbox_overlaps(boxes, anchors).max(dim=1).values.min().item())
     assert worst >= cfg.model.train_cfg.rpn.assigner.min_pos_iou
     assert cfg.model.train_cfg.rpn.assigner.match_low_quality
+
+
+def test_a_config_whose_detector_sees_a_non_square_image_is_refused():
+    cfg = Config.fromfile(CONFIGS[('FPN', 'ResNet-50')])
+    cfg.image_scale = (160, 240)
+    with pytest.raises(ValueError, match=r"image_scale: the study's images are square, got \(160, 240\)"):
+        _config_side(cfg)
+    cfg.image_scale = (160, 160)
+    assert _config_side(cfg) == 160
 
 
 def test_the_data_is_balanced_over_coco_size_classes_scaled_to_the_image(study_data):
