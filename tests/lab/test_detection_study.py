@@ -5,6 +5,7 @@ of them interrupted and resumed, the report and its pictures, the cache (a re-ru
 made with other settings refused, and the command line."""
 import json
 import os
+import re
 
 import mmcv
 import numpy as np
@@ -199,7 +200,10 @@ def study(tmp_path_factory):
 @pytest.mark.slow
 def test_every_detector_and_backbone_is_trained_and_evaluated(study):
     _, result, first, lines, _ = study
-    assert first == ['[study] training C4/ScaleNet-50/seed0']
+    # the interrupted session: its start, then its progress at its one checkpoint
+    assert first[0] == '[study] training C4/ScaleNet-50/seed0' and len(first) == 2, first
+    assert re.fullmatch(r'\[study\] C4/ScaleNet-50/seed0: iteration 1/2, \d+\.\d s per iteration, about \d+ '
+                        r'minutes of training left', first[1]), first[1]
     assert sorted((r.detector, r.backbone, r.seed) for r in result.runs) == sorted(
         (d, b, 0) for d in DETECTORS for b in BACKBONES)
     for run in result.runs:
@@ -218,6 +222,7 @@ def test_every_detector_and_backbone_is_trained_and_evaluated(study):
 def test_an_interrupted_run_resumes_from_its_checkpoint(study):
     _, result, _, lines, before = study
     assert lines[0] == '[study] resuming C4/ScaleNet-50/seed0'
+    assert lines[1].startswith('[study] C4/ScaleNet-50/seed0: iteration 2/2, '), lines[1]
     assert sum(line.startswith('[study] training') for line in lines) == len(DETECTORS) * len(BACKBONES) - 1
     started = {r.name: r.started_at_iter for r in result.runs}
     assert started.pop('C4/ScaleNet-50/seed0') == 1 and set(started.values()) == {0}
