@@ -1,5 +1,6 @@
 """Helpers the test packages share (fixtures are in conftest.py): the repository root, running a tool as a user
-would, a quieter mmengine logger, one optimizer step in a toolbox's scope."""
+would, a quieter mmengine logger, one optimizer step in a toolbox's scope, a torch.compile backend that counts
+graphs."""
 import copy
 import logging
 import os
@@ -46,3 +47,14 @@ def optimizer_step(model, cfg, scope, inputs, samples):
         model.train()
         log_vars = model.train_step(dict(inputs=inputs, data_samples=samples), optim_wrapper)
     return log_vars, before
+
+
+class GraphCounter:
+    """A torch.compile backend that runs the captured graphs as they are and counts them."""
+
+    def __init__(self):
+        self.graphs = 0
+
+    def __call__(self, graph_module, example_inputs):
+        self.graphs += 1
+        return graph_module.forward

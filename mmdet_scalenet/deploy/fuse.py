@@ -143,15 +143,17 @@ def exact_where_non_finite(forward: Callable[[torch.Tensor], Any], x: torch.Tens
 
 def _eager_inference(x: torch.Tensor) -> bool:
     """Whether ``x`` is an eager inference input: no grad, not traced, compiled or exported, plain kernels not
-    asked for (the fused kernels are for eager inference only)."""
+    asked for (the fused kernels are for eager inference only). Callers ask this before the backends' availability:
+    dynamo does not trace ``torch.backends``' checks, and each would break a compiled graph at every conv."""
+    if torch.compiler.is_compiling() or torch.compiler.is_exporting():
+        return False
     return (not x.requires_grad and not torch.is_grad_enabled() and not _PLAIN_KERNELS.get()
-            and not torch.compiler.is_compiling() and not torch.compiler.is_exporting()
             and not torch.jit.is_tracing() and not torch.jit.is_scripting())
 
 
 def _uses_onednn(x: torch.Tensor) -> bool:
     """Whether :class:`FusedConv2d` runs oneDNN's fused kernels on ``x``: CPU float32 inference, not traced."""
-    return x.device.type == 'cpu' and x.dtype == torch.float32 and _onednn_available() and _eager_inference(x)
+    return x.device.type == 'cpu' and x.dtype == torch.float32 and _eager_inference(x) and _onednn_available()
 
 
 #: The dtypes cuDNN's fused convolutions run here.
@@ -161,8 +163,8 @@ _CUDNN_DTYPES = (torch.float32, torch.float16)
 def _uses_cudnn(x: torch.Tensor) -> bool:
     """Whether :class:`FusedConv2d` runs cuDNN's fused kernels on ``x``: CUDA float32 or float16 inference with cuDNN
     on, not traced, and not while a CUDA graph is captured (the fused path's non-finite check needs a sync)."""
-    return (x.device.type == 'cuda' and x.dtype in _CUDNN_DTYPES and torch.backends.cudnn.enabled
-            and torch.backends.cudnn.is_available() and _eager_inference(x)
+    return (x.device.type == 'cuda' and x.dtype in _CUDNN_DTYPES and _eager_inference(x)
+            and torch.backends.cudnn.enabled and torch.backends.cudnn.is_available()
             and not torch.cuda.is_current_stream_capturing())
 
 
@@ -292,6 +294,33 @@ class FusedSABottleneck(BottleneckFlow, nn.Module):
             self.atlas_conv = FusedConv2d(_concat_convs(convs))
             self.atlas_channels = tuple(conv.out_channels for conv in convs)
             self.atlas_gap = atlas_gap(convs[0])
+            self._share_atlas_weights()
+
+    def _share_atlas_weights(self) -> None:
+        """Point the atlas branches' own convs (eager inference runs them) at their rows of the atlas conv's weight and
+        bias: the folded weights once in memory, not twice. Views: the oneDNN weight cache of each conv keys on the
+        weight's version, which a view shares with the atlas conv's."""
+        start = 0
+        for key, width in zip(self.atlas_keys, self.atlas_channels):
+            conv = self.conv2[key]
+            for name in ('weight', 'bias'):
+                rows = getattr(self.atlas_conv, name)[start:start + width]
+                setattr(conv, name, nn.Parameter(rows, requires_grad=False))
+            conv._packed = None
+            start += width
+
+    def _apply(self, fn, recurse=True):
+        # .to(), .half(), .cuda() convert each parameter on its own, which would part the views again
+        super()._apply(fn, recurse)
+        if self.atlas_keys:
+            self._share_atlas_weights()
+        return self
+
+    def __setstate__(self, state):
+        # copy.deepcopy clones each parameter on its own, and so does unpickling a pickle made without the views
+        super().__setstate__(state)
+        if self.atlas_keys:
+            self._share_atlas_weights()
 
     def reduce(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         if self.merged:

@@ -215,3 +215,60 @@ def test_variants_the_fast_path_cannot_run_are_refused_by_name(kwargs, message):
     model = ScaleNet(depth=50, structure='scalenet50_light', init_cfg=None, **kwargs)
     with pytest.raises(ValueError, match=message):
         fuse_scalenet(model)
+
+
+def _storages(module):
+    """The distinct storages behind a module's parameters, by address: their total size in elements."""
+    storages = {p.untyped_storage().data_ptr(): p.untyped_storage().nbytes() // p.element_size()
+                for p in module.parameters()}
+    return sum(storages.values())
+
+
+def test_atlas_branches_hold_views_of_the_atlas_conv_through_conversion_copy_and_pickling(randomised,
+                                                                                          assert_close):
+    """The fast path keeps the coarse branches' folded weights once: each atlas branch's own conv (eager inference)
+    holds its rows of the stacked conv (compiled graphs), after ``.double()``, ``copy.deepcopy`` and pickling too."""
+    import io
+    model = randomised(ScaleNet(depth=50, structure='scalenet50_light', init_cfg=None))
+    fused = fuse_scalenet(model)
+    stacked = sum(b.atlas_conv.weight.numel() + b.atlas_conv.bias.numel()
+                  for name in fused.res_layers for b in getattr(fused, name) if b.atlas_keys)
+    assert stacked > 0
+    unique = _storages(fused)
+    assert sum(p.numel() for p in fused.parameters()) == unique + stacked
+    buffer = io.BytesIO()
+    torch.save(fused, buffer)
+    buffer.seek(0)
+    x = torch.randn(1, 3, 97, 131, generator=torch.Generator().manual_seed(3))
+    for copied in (copy.deepcopy(fused), torch.load(buffer, weights_only=False), fused.double()):
+        block = copied.layer1[0]
+        rows = 0
+        for key, width in zip(block.atlas_keys, block.atlas_channels):
+            assert block.conv2[key].weight.data_ptr() == block.atlas_conv.weight[rows].data_ptr()
+            rows += width
+        assert _storages(copied) == unique
+    with torch.no_grad():
+        for stage, (a, e) in enumerate(zip(fused(x.double()), model.double()(x.double()))):
+            assert_close(a, e, f'stage {stage + 1}')
+
+
+def test_the_fast_path_compiles_into_one_graph_with_the_models_values(randomised, assert_close):
+    """Compiled (``CompileHook`` after ``tools/test.py --fuse``), the fast path is one graph with no break for every
+    size (its eager-only kernel choices, oneDNN's and cuDNN's, are decided without tracing ``torch.backends``), and
+    gives the eval model's values."""
+    import torch._dynamo
+
+    from ..common import GraphCounter
+    model = randomised(ScaleNet(depth=50, structure='scalenet50_light', init_cfg=None))
+    fused = fuse_scalenet(model)
+    torch._dynamo.reset()
+    counter = GraphCounter()
+    compiled = torch.compile(fused, backend=counter, dynamic=True, fullgraph=True)  # fullgraph: a break is an error
+    with torch.no_grad(), torch._dynamo.config.patch(cache_size_limit=64):
+        # stage 4's maps at least 7x7: smaller, the pooling is clamped to the map, a size guard in any ScaleNet
+        for size in ((224, 288), (256, 320), (288, 224)):
+            x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(1))
+            for stage, (a, e) in enumerate(zip(compiled(x), model(x))):
+                assert_close(a, e, f'stage {stage + 1} at {size}')
+    torch._dynamo.reset()
+    assert counter.graphs <= 2

@@ -6,6 +6,8 @@ import torch._dynamo
 
 from mmdet_scalenet import ScaleNet, ScaleNetResLayer
 
+from ..common import GraphCounter
+
 # Padded sizes of mmdet's multi-scale COCO training (multiples of 32, both orientations; shorter sides 448-608 to keep
 # the test quick), at the batch of 2 images per GPU of mmdet's configs. Every pooled map is then larger than 1x1 (a
 # size-1 dim is specialised by dynamo: a recompile in any network), while the nearest/bilinear choice of the coarse
@@ -13,17 +15,6 @@ from mmdet_scalenet import ScaleNet, ScaleNetResLayer
 # is a size guard too.)
 DETECTION_SIZES = [(448, 608), (480, 640), (512, 672), (544, 736), (576, 768), (640, 480), (672, 512), (736, 544)]
 BATCH = 2
-
-
-class GraphCounter:
-    """A torch.compile backend that runs the captured graphs as they are and counts them."""
-
-    def __init__(self):
-        self.graphs = 0
-
-    def __call__(self, graph_module, example_inputs):
-        self.graphs += 1
-        return graph_module.forward
 
 
 def count_graphs(model, training: bool) -> int:
