@@ -5,7 +5,7 @@ objects are balanced over COCO's size classes scaled to the image, evaluates eac
 writes docs/detection_study.md and its pictures. See scalenet_lab/detection_study.py for the design and the
 measurement the defaults come from.
 
-    python tools/detection_study.py --overwrite  # about 2.7 hours from scratch (estimated), seconds from the cache
+    python tools/detection_study.py --overwrite  # about 2.7 hours from scratch on 2 cores, seconds from the cache
     python tools/detection_study.py --overwrite --seeds 0 1 2 3  # one more seed: only the new runs train
 
 Every run is cached under --work-dir: a re-run skips finished runs and resumes an interrupted one from its last
