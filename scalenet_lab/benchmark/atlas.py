@@ -14,6 +14,7 @@ from mmdet_scalenet.deploy import fuse_scalenet
 from mmdet_scalenet.models.atlas import atlas_gap, atlas_macs
 from mmdet_scalenet.models.bottleneck import SABottleneck
 
+from .compiled import compile_in_place
 from .launches import compiled_kernel_calls
 from .timing import Timing, interleaved, ratio_stats
 
@@ -134,9 +135,10 @@ def atlas_report(sizes: Sequence[Tuple[int, int]] = ((224, 224), (800, 1216)), s
     return '\n'.join(lines)
 
 
-def compiled_ratios(size: Tuple[int, int] = (800, 1216), repeats: int = 9) -> str:
+def compiled_ratios(size: Tuple[int, int] = (800, 1216), repeats: int = 9, backend: str = 'inductor') -> str:
     """Eval of the backbones compiled by inductor (static shapes, batch 1, random weights), paired per repeat:
-    ScaleNet-50 with the atlas and with its branches apart, each against mmdet's ResNet-50, and against each other."""
+    ScaleNet-50 with the atlas and with its branches apart, each against mmdet's ResNet-50, and against each other.
+    ``backend='eager'`` traces without generating code (a quick check of the plumbing)."""
     from mmdet.models.backbones import ResNet
     scalenet = ScaleNet(depth=50, init_cfg=None)
     models = {'ScaleNet-50': scalenet, 'ScaleNet-50, branches apart': without_atlas(scalenet), 'ResNet-50': ResNet(50)}
@@ -144,9 +146,10 @@ def compiled_ratios(size: Tuple[int, int] = (800, 1216), repeats: int = 9) -> st
     cases = {}
     for name, model in models.items():
         model.eval()
-        model.compile(dynamic=False)
-        cases[name] = functools.partial(_no_grad_call, model, x)
-    timings = interleaved(cases, repeats=repeats, warmup=1, device=torch.device('cpu'))
+        compile_in_place(model, detector=False, mode='compiled', backend=backend, dynamic=False)
+        cases[name] = functools.partial(model, x)
+    with torch.no_grad():
+        timings = interleaved(cases, repeats=repeats, warmup=1, device=torch.device('cpu'))
     pairs = [('ScaleNet-50', 'ResNet-50'), ('ScaleNet-50, branches apart', 'ResNet-50'),
              ('ScaleNet-50', 'ScaleNet-50, branches apart')]
     threads = torch.get_num_threads()
@@ -155,11 +158,6 @@ def compiled_ratios(size: Tuple[int, int] = (800, 1216), repeats: int = 9) -> st
         median, low, high = ratio_stats(timings[numerator], timings[denominator])
         lines.append(f'{numerator} / {denominator}: {median:.3f} [{low:.3f}-{high:.3f}]')
     return '\n'.join(lines)
-
-
-def _no_grad_call(model: nn.Module, x: torch.Tensor) -> None:
-    with torch.no_grad():
-        model(x)
 
 
 def _network_macs(model: ScaleNet, size: Tuple[int, int]) -> int:

@@ -6,9 +6,11 @@ running variance 1e-4, where a dropped eps moves the output by 5%; means far fro
 max abs error by 1e-4 times the output's scale ``max(1, max |expected|)``.
 """
 import copy
+import io
 
 import pytest
 import torch
+import torch._dynamo
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.modules.batchnorm import _BatchNorm
@@ -16,6 +18,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mmdet_scalenet import ScaleNet
 from mmdet_scalenet.deploy import FusedConv2d, FusedScaleNet, fold_conv_bn, fuse_scalenet
 
+from ..common import GraphCounter
 from ..models.reference import SEPARATING_SIZES
 
 STRUCTURES = [('scalenet50', 50), ('scalenet50_light', 50), ('scalenet101', 101), ('scalenet152', 152)]
@@ -228,7 +231,6 @@ def test_atlas_branches_hold_views_of_the_atlas_conv_through_conversion_copy_and
                                                                                           assert_close):
     """The fast path keeps the coarse branches' folded weights once: each atlas branch's own conv (eager inference)
     holds its rows of the stacked conv (compiled graphs), after ``.double()``, ``copy.deepcopy`` and pickling too."""
-    import io
     model = randomised(ScaleNet(depth=50, structure='scalenet50_light', init_cfg=None))
     fused = fuse_scalenet(model)
     stacked = sum(b.atlas_conv.weight.numel() + b.atlas_conv.bias.numel()
@@ -256,9 +258,6 @@ def test_the_fast_path_compiles_into_one_graph_with_the_models_values(randomised
     """Compiled (``CompileHook`` after ``tools/test.py --fuse``), the fast path is one graph with no break for every
     size (its eager-only kernel choices, oneDNN's and cuDNN's, are decided without tracing ``torch.backends``), and
     gives the eval model's values."""
-    import torch._dynamo
-
-    from ..common import GraphCounter
     model = randomised(ScaleNet(depth=50, structure='scalenet50_light', init_cfg=None))
     fused = fuse_scalenet(model)
     torch._dynamo.reset()

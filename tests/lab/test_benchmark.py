@@ -261,3 +261,19 @@ def test_compiled_rows_alone(capsys, load_tool):
     assert rows == ['ScaleNet compiled', 'ResNet compiled']
 
 
+def test_compiled_ratios_pair_each_scalenet_with_resnet_and_with_each_other():
+    """The compiled CPU comparison's plumbing (dynamo's eager backend, no code generated, 64x64, one repeat): three
+    paired ratios, each a median with its range."""
+    import torch._dynamo
+
+    from scalenet_lab.benchmark.atlas import compiled_ratios
+    torch._dynamo.reset()
+    lines = compiled_ratios(size=(64, 64), repeats=1, backend='eager').splitlines()
+    torch._dynamo.reset()
+    assert lines[0].startswith('compiled eval, 64x64, batch 1, ') and lines[0].endswith('1 paired repeats:'), lines
+    assert [line.split(':')[0] for line in lines[1:]] == [
+        'ScaleNet-50 / ResNet-50', 'ScaleNet-50, branches apart / ResNet-50',
+        'ScaleNet-50 / ScaleNet-50, branches apart']
+    for line in lines[1:]:
+        median, low, high = (float(v) for v in re.fullmatch(r'.*: ([0-9.]+) \[([0-9.]+)-([0-9.]+)\]', line).groups())
+        assert 0 < low <= median <= high, line
